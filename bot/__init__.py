@@ -1,0 +1,1 @@
+"""signalbot's platform-neutral core."""

@@ -1,0 +1,325 @@
+"""The ``signalbot`` command line (typer).
+
+Errors a user can cause (a missing file, a page that is not a story, an unreachable URL, a bad
+database URL) end the command with status 2 and one line on stderr naming the input and the
+reason; no traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections import Counter
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from bot import regions
+from bot.app import Core, build_core
+from bot.config import Settings, load_settings
+from bot.domain import Story
+from bot.ingest.errors import IngestError
+from bot.ingest.fetch import Fetcher
+from bot.ingest.sources import Parsed, expand_paths, read_source
+from bot.render.messages import FORMATS, Format, render_story
+from bot.store.db import DatabaseURLError
+from bot.store.stories import EmptySearch, SearchQuery
+
+app = typer.Typer(
+    name="signalbot",
+    help="World news signals in chat: ingest stories, preview messages, run the bot.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+stories_app = typer.Typer(help="Look at stored stories.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(stories_app, name="stories")
+app.add_typer(db_app, name="db")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+T = TypeVar("T")
+
+
+class UserError(Exception):
+    """Ends a command with status 2: ``subject: reason`` on stderr."""
+
+    def __init__(self, subject: str, reason: str) -> None:
+        super().__init__(f"{subject}: {reason}")
+
+
+def _fail(message: str) -> NoReturn:
+    err.print(f"signalbot: {message}", markup=False)
+    raise typer.Exit(2)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = "SIGNALBOT_" + "_".join(str(p) for p in first["loc"]).upper()
+        _fail(f"{name}: {first['msg']}")
+
+
+def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    try:
+        return asyncio.run(main())
+    except UserError as error:
+        _fail(str(error))
+    except DatabaseURLError as error:
+        _fail(f"SIGNALBOT_DATABASE_URL: {error}")
+    except (DBAPIError, OSError) as error:
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        _fail(f"SIGNALBOT_DATABASE_URL: cannot use the database ({reason})")
+    except SQLAlchemyError as error:
+        _fail(f"SIGNALBOT_DATABASE_URL: database error ({str(error).splitlines()[0]})")
+
+
+async def _with_core(work: Callable[[Core], Awaitable[T]]) -> T:
+    core = build_core(_settings())
+    try:
+        await core.start()
+        return await work(core)
+    finally:
+        await core.close()
+
+
+def _dump(value: Any) -> None:
+    out.print(json.dumps(value, indent=2, ensure_ascii=False), markup=False)
+
+
+def _story_json(story: Story) -> dict[str, Any]:
+    return story.model_dump(mode="json")
+
+
+async def _read_one(spec: str, url: str | None) -> list[Story]:
+    async with Fetcher() as fetcher:
+        results = [parsed async for parsed in read_source(spec, fetcher, url=url)]
+    failures = [r for r in results if r.error]
+    if failures and not any(r.story for r in results):
+        raise UserError(failures[0].source, failures[0].error or "failed")
+    return [r.story for r in results if r.story is not None]
+
+
+@app.command()
+def parse(
+    path: Annotated[str, typer.Argument(help="A page (text or HTML), JSON story file or URL")],
+    url: Annotated[
+        str | None, typer.Option(help="The page's URL (gives its id, link and dates)")
+    ] = None,
+) -> None:
+    """Print a page parsed as a story, in JSON (the story file schema)."""
+    stories = _run(lambda: _read_one(path, url))
+    _dump(_story_json(stories[0]) if len(stories) == 1 else [_story_json(s) for s in stories])
+
+
+@app.command()
+def preview(
+    story: Annotated[str, typer.Argument(help="A story id or URL from the store, or a page file")],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="slack, discord or text")
+    ] = "text",
+    url: Annotated[str | None, typer.Option(help="The page's URL, when STORY is a file")] = None,
+) -> None:
+    """Print the exact payload the bot would send for a story."""
+    if fmt not in FORMATS:
+        _fail(f"--format {fmt}: use one of {', '.join(FORMATS)}")
+    chosen: Format = fmt  # type: ignore[assignment]
+
+    async def find() -> Story:
+        if Path(story).exists():
+            return (await _read_one(story, url))[0]
+
+        async def lookup(core: Core) -> Story:
+            found = await core.stories.find(story)
+            if found is None:
+                raise UserError(
+                    story, "no stored story has this id or URL (see 'signalbot stories list')"
+                )
+            return found
+
+        return await _with_core(lookup)
+
+    payload = render_story(_run(find), chosen)
+    if isinstance(payload, str):
+        out.print(payload, markup=False)
+    else:
+        _dump(payload)
+
+
+@app.command()
+def ingest(
+    inputs: Annotated[list[str], typer.Argument(help="Files, directories, feeds or URLs")],
+    url: Annotated[
+        str | None, typer.Option(help="The page's URL, when ingesting a single page file")
+    ] = None,
+) -> None:
+    """Parse and store stories; prints new / updated / unchanged / failed."""
+    if url and len(inputs) != 1:
+        _fail("--url: give it with exactly one page file")
+    specs = expand_paths(inputs)
+    if not specs:
+        _fail(f"{' '.join(inputs)}: no story files found there")
+
+    async def work(core: Core) -> tuple[Counter[str], list[Parsed]]:
+        counts: Counter[str] = Counter()
+        failures: list[Parsed] = []
+        progress = Progress(
+            TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.description}"), TimeElapsedColumn(),
+            console=err, transient=True, disable=not err.is_terminal,
+        )
+        with progress:
+            task = progress.add_task("", total=len(specs))
+            async with core.fetcher() as fetcher:
+                for spec in specs:
+                    progress.update(task, description=Path(spec).name or spec)
+                    async for parsed in read_source(spec, fetcher, url=url):
+                        if parsed.story is not None:
+                            counts[await core.stories.save(parsed.story, now=core.clock.now())] += 1
+                        elif parsed.not_modified:
+                            counts["unchanged"] += 1
+                        else:
+                            counts["failed"] += 1
+                            failures.append(parsed)
+                    progress.advance(task)
+        return counts, failures
+
+    counts, failures = _run(lambda: _with_core(work))
+    table = Table(show_header=True, header_style="bold", box=None)
+    for name in ("new", "updated", "unchanged", "failed"):
+        table.add_column(name, justify="right")
+    table.add_row(*(str(counts[n]) for n in ("new", "updated", "unchanged", "failed")))
+    out.print(table)
+    for failure in failures:
+        err.print(f"signalbot: {failure.source}: {failure.error}", markup=False)
+    if failures:
+        raise typer.Exit(2)
+
+
+def _region_filter(region: str | None) -> frozenset[str] | None:
+    if region is None:
+        return None
+    try:
+        return regions.leaves(regions.resolve(region).key)
+    except regions.UnknownRegion as error:
+        _fail(f"--region {region}: {error} (see 'signalbot regions')")
+
+
+def _day(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value), time(0), tzinfo=UTC)
+    except ValueError:
+        _fail(f"{option} {value}: not a date; write it as YYYY-MM-DD")
+
+
+def _print_stories(found: list[Story]) -> None:
+    if not found:
+        out.print("No stories.")
+        return
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for name in ("id", "published", "region", "kind", "title"):
+        table.add_column(name, overflow="fold")
+    for story in found:
+        when = story.published_at.strftime("%Y-%m-%d %H:%M") if story.published_at else "—"
+        table.add_row(story.id, when, story.region or "—", story.kind, story.title)
+    out.print(table)
+
+
+@stories_app.command("list")
+def stories_list(
+    region: Annotated[str | None, typer.Option(help="A region key or alias")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+) -> None:
+    """The newest stored stories."""
+    keys = _region_filter(region)
+    found = _run(lambda: _with_core(lambda core: core.stories.latest(regions=keys, limit=limit)))
+    _print_stories(found)
+
+
+@stories_app.command("search")
+def stories_search(
+    words: Annotated[list[str], typer.Argument(help="Words to look for")],
+    region: Annotated[str | None, typer.Option(help="A region key or alias")] = None,
+    since: Annotated[str | None, typer.Option(help="Published on or after (YYYY-MM-DD)")] = None,
+    until: Annotated[str | None, typer.Option(help="Published before (YYYY-MM-DD)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
+) -> None:
+    """Full-text search over titles, news and insights."""
+    try:
+        query = SearchQuery.parse(
+            " ".join(words), regions=_region_filter(region), since=_day(since, "--since"),
+            until=_day(until, "--until"), limit=limit,
+        )
+    except EmptySearch as error:
+        _fail(f"search: {error}")
+    _print_stories(_run(lambda: _with_core(lambda core: core.stories.search(query))))
+
+
+@stories_app.command("show")
+def stories_show(story_id: Annotated[str, typer.Argument(help="A story id or URL")]) -> None:
+    """Print one stored story as JSON."""
+
+    async def show(core: Core) -> Story:
+        found = await core.stories.find(story_id)
+        if found is None:
+            raise UserError(story_id, "no stored story has this id or URL")
+        return found
+
+    _dump(_story_json(_run(lambda: _with_core(show))))
+
+
+@app.command("regions")
+def regions_command() -> None:
+    """The regions a channel can subscribe to, with aliases and default push times."""
+    table = Table(show_header=True, header_style="bold", box=None)
+    for name in ("key", "name", "home city", "push (local)", "aliases"):
+        table.add_column(name, overflow="fold")
+    for region in regions.REGIONS:
+        table.add_row(
+            region.key, region.name, f"{region.home_city} ({region.timezone.key})",
+            region.push_time.strftime("%H:%M"), ", ".join(region.aliases) or "—",
+        )
+    out.print(table)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (the bot also does this at start)."""
+    settings = _settings()
+
+    async def upgrade() -> bool:
+        from bot.store import db
+
+        engine = db.create_engine(settings.database_url)
+        try:
+            return await db.upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    changed = _run(upgrade)
+    out.print("Database upgraded." if changed else "Database already up to date.")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except IngestError as error:  # pragma: no cover - every path above catches these itself
+        _fail(str(error))

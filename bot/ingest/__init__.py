@@ -1,0 +1,1 @@
+"""Turning pages, feeds and JSON files into :class:`bot.domain.Story` objects."""

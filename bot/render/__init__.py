@@ -1,0 +1,1 @@
+"""Messages for every platform from one neutral model: Slack blocks, Discord embeds, plain text."""

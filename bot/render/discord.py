@@ -1,0 +1,121 @@
+"""Discord output: embed dicts plus ``allowed_mentions``, always inside Discord's limits.
+
+Story text is untrusted: markdown characters are backslash-escaped (which Discord renders
+invisibly), ``<`` is escaped so ``<@id>``, ``<#id>`` and ``<t:…>`` stay literal, ``@everyone`` and
+``@here`` get a zero-width space, ``://`` gets one too so no bare URL becomes a link, and every
+message says ``allowed_mentions: {"parse": []}`` so nothing can ping even if a mention slipped
+through.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.render.model import SHRINK_LEVELS, Digest, StoryCard, cut, join_names
+from bot.render.templates import template
+
+# Limits (Discord API reference).
+CONTENT = 2000
+EMBEDS = 10
+EMBED_TITLE = 256
+EMBED_DESCRIPTION = 4096
+EMBED_FIELDS = 25
+FIELD_NAME = 256
+FIELD_VALUE = 1024
+FOOTER = 2048
+AUTHOR_NAME = 256
+EMBEDS_TOTAL = 6000
+DIGEST_MAX_STORIES = 10
+NO_MENTIONS: dict[str, list[str]] = {"parse": []}
+COLOUR = 0x2B6CB0
+
+_MARKDOWN = re.compile(r"([\\*_~`|>#\-\[\]()<:])")
+_MENTION_WORDS = re.compile(r"@(?=(?:here|everyone)\b)", re.I)
+_ZWSP = "\u200b"
+
+
+def escape(text: str) -> str:
+    """Make untrusted text inert in Discord markdown: no mentions, links or formatting."""
+    text = _MARKDOWN.sub(r"\\\1", text)
+    text = _MENTION_WORDS.sub("@" + _ZWSP, text)
+    return text.replace(r"\:/", _ZWSP + r"\:/")
+
+
+def plain(text: str) -> str:
+    """For fields Discord shows without markdown (footers): only mentions are neutralised."""
+    return _MENTION_WORDS.sub("@" + _ZWSP, text).replace("<", "<" + _ZWSP)
+
+
+def length(text: str) -> int:
+    """Characters as Discord counts them (UTF-16 code units, the stricter reading)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def embed_size(embed: dict[str, Any]) -> int:
+    """The characters that count towards the 6,000 limit across a message's embeds."""
+    total = length(embed.get("title", "")) + length(embed.get("description", ""))
+    total += length(embed.get("footer", {}).get("text", ""))
+    total += length(embed.get("author", {}).get("name", ""))
+    for item in embed.get("fields", []):
+        total += length(item.get("name", "")) + length(item.get("value", ""))
+    return total
+
+
+def _fit(text: str, limit: int) -> str:
+    """Escaped text within ``limit``; escaping at most triples a character (':' -> ZWSP + '\\:')."""
+    escaped = escape(text)
+    return escaped if length(escaped) <= limit else escape(cut(text, limit // 3))
+
+
+def _footer(card: StoryCard) -> str:
+    parts = list(card.meta)
+    if card.insights_from:
+        parts.append("Insights from " + join_names(card.insights_from))
+    parts.append(f"id {card.story_id}")
+    return plain(cut(" · ".join(parts), 1000))
+
+
+def story_embed(card: StoryCard, *, budget: int = EMBEDS_TOTAL) -> dict[str, Any]:
+    """One story as an embed no larger than ``budget`` characters (and every per-field limit)."""
+    for level in range(SHRINK_LEVELS):
+        small = card.shrunk(level)
+        embed: dict[str, Any] = {
+            "type": "rich",
+            "title": _fit(small.title, EMBED_TITLE),
+            "description": template(escape, "story.discord.j2").render(card=small).strip(),
+            "color": COLOUR,
+            "footer": {"text": _footer(small)},
+        }
+        if card.url:
+            embed["url"] = card.url
+        if card.published_at:
+            embed["timestamp"] = card.published_at.isoformat()
+        if not embed["description"]:
+            del embed["description"]
+        if length(embed.get("description", "")) <= EMBED_DESCRIPTION and embed_size(embed) <= budget:
+            return embed
+    raise ValueError(f"story {card.story_id} cannot fit in {budget} characters")
+
+
+def story_message(card: StoryCard) -> dict[str, Any]:
+    """The JSON body of a Discord message for one story."""
+    return {"content": "", "embeds": [story_embed(card)], "allowed_mentions": NO_MENTIONS}
+
+
+def digest_message(digest: Digest) -> dict[str, Any]:
+    """A digest: header as content, one embed a story while they fit, and a pointer to the rest."""
+    embeds: list[dict[str, Any]] = []
+    used = 0
+    for card in digest.cards[: min(EMBEDS, DIGEST_MAX_STORIES)]:
+        try:
+            embed = story_embed(card, budget=EMBEDS_TOTAL - used)
+        except ValueError:
+            break
+        embeds.append(embed)
+        used += embed_size(embed)
+    hidden = len(digest.cards) - len(embeds)
+    content = f"**{escape(digest.header)}**"
+    if hidden:
+        content += f"\n…and {hidden} more: `{digest.more_hint}`"
+    return {"content": content[:CONTENT], "embeds": embeds, "allowed_mentions": NO_MENTIONS}

@@ -1,0 +1,30 @@
+"""One entry point for every output format: ``render_story`` and ``render_digest``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from bot.domain import Story
+from bot.render import discord, slack, text
+from bot.render.model import Digest, card_from_story
+
+Format = Literal["slack", "discord", "text"]
+FORMATS: tuple[Format, ...] = ("slack", "discord", "text")
+
+
+def render_story(story: Story, fmt: Format) -> dict[str, Any] | str:
+    """The exact payload the bot sends for one story: a dict for Slack/Discord, text otherwise."""
+    card = card_from_story(story)
+    if fmt == "slack":
+        return slack.story_message(card)
+    if fmt == "discord":
+        return discord.story_message(card)
+    return text.story_message(card)
+
+
+def render_digest(digest: Digest, fmt: Format) -> dict[str, Any] | str:
+    if fmt == "slack":
+        return slack.digest_message(digest)
+    if fmt == "discord":
+        return discord.digest_message(digest)
+    return text.digest_message(digest)

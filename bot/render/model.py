@@ -1,0 +1,173 @@
+"""The neutral message model every platform renderer works from.
+
+A :class:`StoryCard` is one story cut down to a chat message: headline and link, a meta line,
+a one-line lede, up to five insight bullets and the outlets. A :class:`Digest` is a header plus
+cards. Nothing here escapes anything: each platform renderer escapes for its own markup.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from bot import regions
+from bot.domain import Story
+
+LEDE_LIMIT = 280
+MAX_BULLETS = 5
+BULLET_TITLE_LIMIT = 150
+DERIVED_TITLE_LIMIT = 100
+TITLE_LIMIT = 250
+
+# Control characters (C0/C1, bidi overrides and isolates) have no business in a chat message.
+_CONTROL = re.compile("[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u3000]+")
+_SENTENCE_END = re.compile(r"[.!?][”\"’)\]]*(?=\s)")
+
+
+def clean(text: str) -> str:
+    """Untrusted text as one tidy line: no control characters, single spaces."""
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", text))
+    return _SPACES.sub(" ", text.replace("\r", " ").replace("\n", " ")).strip()
+
+
+def cut(text: str, limit: int) -> str:
+    """At most ``limit`` characters, cut at a sentence end or else a word boundary (with '…')."""
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return "…"[:limit]
+    head = text[: limit + 1]
+    ends = [m.end() for m in _SENTENCE_END.finditer(head) if m.end() <= limit]
+    if ends and ends[-1] >= limit // 2:
+        return text[: ends[-1]]
+    space = head.rfind(" ", 0, limit)
+    if space >= limit // 2:
+        return text[:space].rstrip(" ,;:—–-") + "…"
+    return text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Bullet:
+    title: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StoryCard:
+    story_id: str
+    title: str
+    url: str | None
+    meta: tuple[str, ...]
+    lede: str
+    bullets: tuple[Bullet, ...]
+    more_insights: int
+    insights_from: tuple[str, ...]
+    published_at: datetime | None
+
+    def shrunk(self, level: int) -> StoryCard:
+        """A shorter version for tight platform limits; level 0 is the card itself."""
+        if level <= 0:
+            return self
+        bullets = self.bullets
+        title_limit, lede_limit = TITLE_LIMIT, LEDE_LIMIT
+        if level >= 1:
+            bullets = tuple(Bullet(cut(b.title, 80), b.sources[:3]) for b in bullets)
+        if level >= 2:
+            bullets = bullets[:3]
+        if level >= 3:
+            bullets, lede_limit = (), 140
+        if level >= 4:
+            title_limit, lede_limit = 100, 80
+        hidden = len(self.bullets) - len(bullets)
+        return replace(
+            self,
+            title=cut(self.title, title_limit),
+            lede=cut(self.lede, lede_limit),
+            bullets=bullets,
+            more_insights=self.more_insights + hidden,
+            insights_from=self.insights_from[:6] if level >= 2 else self.insights_from,
+        )
+
+
+SHRINK_LEVELS = 5
+
+
+@dataclass(frozen=True)
+class Digest:
+    region_key: str
+    region_name: str
+    local_date: date
+    cards: tuple[StoryCard, ...]
+    more_hint: str
+
+    @property
+    def header(self) -> str:
+        return f"{self.region_name} · {self.local_date:%A, %B} {self.local_date.day}"
+
+
+def _display_vertical(key: str) -> str:
+    return key.replace("-", " ").capitalize()
+
+
+def format_date(when: datetime) -> str:
+    return f"{when:%b} {when.day}, {when.year}"
+
+
+def card_from_story(story: Story) -> StoryCard:
+    """Cut a story down to a card: the lede at most 280 characters, at most five bullets."""
+    meta: list[str] = []
+    if story.region:
+        meta.append(regions.get(story.region).name)
+    meta.extend(_display_vertical(v) for v in story.verticals[:3])
+    if story.published_at:
+        meta.append(format_date(story.published_at))
+    lede_source = next(
+        (p for p in [*story.news, *(p for ps in story.sections.values() for p in ps)] if p.strip()),
+        story.insights[0].body if story.insights else "",
+    )
+    bullets = []
+    for insight in story.insights[:MAX_BULLETS]:
+        title = clean(insight.title)
+        if not title:  # pages without item headlines: the insight's first sentence stands in
+            title = cut(clean(insight.body), DERIVED_TITLE_LIMIT)
+        bullets.append(
+            Bullet(
+                title=cut(title, BULLET_TITLE_LIMIT),
+                sources=tuple(cut(clean(s), 80) for s in insight.sources[:6]),
+            )
+        )
+    return StoryCard(
+        story_id=story.id,
+        title=cut(clean(story.title), TITLE_LIMIT),
+        url=story.url,
+        meta=tuple(clean(m) for m in meta),
+        lede=cut(clean(lede_source), LEDE_LIMIT),
+        bullets=tuple(bullets),
+        more_insights=max(0, len(story.insights) - MAX_BULLETS),
+        insights_from=tuple(cut(clean(s), 80) for s in story.insights_from[:10]),
+        published_at=story.published_at,
+    )
+
+
+def join_names(names: tuple[str, ...] | list[str]) -> str:
+    """'A', 'A and B', 'A, B and C'."""
+    names = list(names)
+    if len(names) <= 2:
+        return " and ".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def build_digest(
+    region_key: str, local_date: date, stories: list[Story], *, more_hint: str | None = None
+) -> Digest:
+    region = regions.get(region_key)
+    return Digest(
+        region_key=region_key,
+        region_name=region.name,
+        local_date=local_date,
+        cards=tuple(card_from_story(s) for s in stories),
+        more_hint=more_hint or f"/signals latest {region_key}",
+    )

@@ -1,0 +1,127 @@
+"""Slack output: Block Kit blocks plus the fallback ``text``, always inside Slack's limits.
+
+Story text is untrusted. In mrkdwn only ``&``, ``<`` and ``>`` are control characters, so
+escaping them stops ``<!channel>``, ``<@U…>`` and ``<url|label>`` from doing anything. Formatting
+characters (``*_~`` and backticks) get an invisible word joiner on each side so they cannot
+open or close bold, italic, strike or code; ``://`` gets one before it so no bare URL turns into a link;
+and every text object is ``verbatim`` so Slack does not auto-link names or URLs either.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+from bot.render.model import SHRINK_LEVELS, Digest, StoryCard, cut, join_names
+from bot.render.templates import Trusted, template
+
+# Limits (Slack Block Kit reference).
+MAX_BLOCKS = 50
+SECTION_TEXT = 3000
+HEADER_TEXT = 150
+CONTEXT_ELEMENTS = 10
+BLOCK_ID = 255
+FALLBACK_TEXT = 3000  # Slack truncates past 40,000; notifications show far less.
+DIGEST_MAX_STORIES = 10
+
+_JOINER = "\u2060"  # word joiner: invisible, and neither whitespace nor punctuation
+_FORMAT = re.compile(r"([*_~`])")
+_MENTION_WORDS = re.compile(r"@(?=(?:here|channel|everyone)\b)", re.I)
+
+
+def escape(text: str) -> str:
+    """Make untrusted text inert in mrkdwn: no mentions, links or formatting."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _FORMAT.sub(_JOINER + r"\1" + _JOINER, text)
+    text = _MENTION_WORDS.sub("@" + _JOINER, text)
+    return text.replace("://", _JOINER + "://")
+
+
+def link_target(url: str) -> Trusted:
+    """A URL safe inside ``<url|label>``: no spaces, pipes or angle brackets."""
+    return Trusted(quote(url, safe=":/?#[]@!$&'()*+,;=%-._~"))
+
+
+def length(text: str) -> int:
+    """Characters as Slack counts them (UTF-16 code units, the stricter reading)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _story_text(card: StoryCard) -> str:
+    for level in range(SHRINK_LEVELS):
+        text = template(escape, "story.slack.j2").render(
+            card=card.shrunk(level), link=link_target
+        ).strip()
+        if length(text) <= SECTION_TEXT:
+            return text
+    raise AssertionError("a story card did not fit a Slack section at the smallest size")
+
+
+def _context(card: StoryCard) -> dict[str, Any]:
+    parts = []
+    if card.insights_from:
+        parts.append("Insights from " + escape(join_names(card.insights_from)))
+    parts.append(f"id `{card.story_id}`")
+    text = "  ·  ".join(parts)
+    if length(text) > SECTION_TEXT:
+        text = f"id `{card.story_id}`"
+    return {"type": "context", "elements": [_mrkdwn(text)]}
+
+
+def _story_blocks(card: StoryCard) -> list[dict[str, Any]]:
+    return [
+        {"type": "section", "block_id": f"story-{card.story_id}", "text": _mrkdwn(_story_text(card))},
+        _context(card),
+    ]
+
+
+def _fallback(text: str) -> str:
+    return escape(cut(text, FALLBACK_TEXT // 6))  # escaping can grow text up to 6-fold
+
+
+def story_message(card: StoryCard) -> dict[str, Any]:
+    """chat.postMessage arguments for one story."""
+    summary = card.title + (f" — {card.lede}" if card.lede else "")
+    return {
+        "text": _fallback(summary),
+        "blocks": _story_blocks(card),
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+
+
+def digest_message(digest: Digest) -> dict[str, Any]:
+    """chat.postMessage arguments for a digest: a header and as many stories as fit."""
+    header = cut(digest.header, HEADER_TEXT)
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": False}}
+    ]
+    shown = 0
+    for card in digest.cards[:DIGEST_MAX_STORIES]:
+        story_blocks = [{"type": "divider"}, *_story_blocks(card)]
+        if len(blocks) + len(story_blocks) + 1 > MAX_BLOCKS:
+            break
+        blocks.extend(story_blocks)
+        shown += 1
+    hidden = len(digest.cards) - shown
+    if hidden:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    _mrkdwn(f"…and {hidden} more: `{escape(digest.more_hint)}`")
+                ],
+            }
+        )
+    titles = "; ".join(c.title for c in digest.cards[:shown])
+    return {
+        "text": _fallback(f"{digest.header}: {titles}" if titles else digest.header),
+        "blocks": blocks,
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }

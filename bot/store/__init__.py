@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy async tables, repositories, Alembic migrations, full-text search."""
