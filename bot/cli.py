@@ -128,18 +128,17 @@ def parse(
 @app.command()
 def preview(
     story: Annotated[str, typer.Argument(help="A story id or URL from the store, or a page file")],
-    fmt: Annotated[
-        str, typer.Option("--format", "-f", help="slack, discord or text")
-    ] = "text",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="slack, discord or text")] = "text",
     url: Annotated[str | None, typer.Option(help="The page's URL, when STORY is a file")] = None,
 ) -> None:
     """Print the exact payload the bot would send for a story."""
     if fmt not in FORMATS:
         _fail(f"--format {fmt}: use one of {', '.join(FORMATS)}")
-    chosen: Format = fmt  # type: ignore[assignment]
+    chosen: Format = fmt
+    is_file = Path(story).exists()
 
     async def find() -> Story:
-        if Path(story).exists():
+        if is_file:
             return (await _read_one(story, url))[0]
 
         async def lookup(core: Core) -> Story:
@@ -177,9 +176,14 @@ def ingest(
         counts: Counter[str] = Counter()
         failures: list[Parsed] = []
         progress = Progress(
-            TextColumn("[bold]ingest[/]"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.description}"), TimeElapsedColumn(),
-            console=err, transient=True, disable=not err.is_terminal,
+            TextColumn("[bold]ingest[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
         )
         with progress:
             task = progress.add_task("", total=len(specs))
@@ -262,8 +266,11 @@ def stories_search(
     """Full-text search over titles, news and insights."""
     try:
         query = SearchQuery.parse(
-            " ".join(words), regions=_region_filter(region), since=_day(since, "--since"),
-            until=_day(until, "--until"), limit=limit,
+            " ".join(words),
+            regions=_region_filter(region),
+            since=_day(since, "--since"),
+            until=_day(until, "--until"),
+            limit=limit,
         )
     except EmptySearch as error:
         _fail(f"search: {error}")
@@ -291,8 +298,11 @@ def regions_command() -> None:
         table.add_column(name, overflow="fold")
     for region in regions.REGIONS:
         table.add_row(
-            region.key, region.name, f"{region.home_city} ({region.timezone.key})",
-            region.push_time.strftime("%H:%M"), ", ".join(region.aliases) or "—",
+            region.key,
+            region.name,
+            f"{region.home_city} ({region.timezone.key})",
+            region.push_time.strftime("%H:%M"),
+            ", ".join(region.aliases) or "—",
         )
     out.print(table)
 

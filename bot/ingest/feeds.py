@@ -44,10 +44,10 @@ class FeedItem:
 def looks_like_feed(head: bytes) -> bool:
     """Whether the first bytes of a document are an RSS or Atom feed."""
     sample = head[:2048].lstrip().lower()
-    return sample.startswith(b"<?xml") and (b"<rss" in sample or b"<feed" in sample or
-                                            b"<rdf:rdf" in sample) or sample.startswith(
-        (b"<rss", b"<feed")
-    )
+    return (
+        sample.startswith(b"<?xml")
+        and (b"<rss" in sample or b"<feed" in sample or b"<rdf:rdf" in sample)
+    ) or sample.startswith((b"<rss", b"<feed"))
 
 
 def _when(entry: Any, key: str) -> datetime | None:
@@ -93,7 +93,9 @@ def story_from_item(item: FeedItem) -> Story:
             region = key
         elif tag.strip().lower() in VERTICALS and vertical_key(tag) not in verticals:
             verticals.append(vertical_key(tag))
-    updated = item.updated if item.updated and item.published and item.updated > item.published else None
+    updated = (
+        item.updated if item.updated and item.published and item.updated > item.published else None
+    )
     return Story(
         url=item.link,
         kind="article",

@@ -149,7 +149,9 @@ class Fetcher:
                                 ),
                             )
                         return Fetched(
-                            str(response.url), response.status, body,
+                            str(response.url),
+                            response.status,
+                            body,
                             response.headers.get("Content-Type", ""),
                         )
             except aiohttp.InvalidURL as error:

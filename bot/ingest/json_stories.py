@@ -34,7 +34,9 @@ def parse_story_json(text: str) -> list[Story]:
     stories: list[Story] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
-            raise StoryFileError(f"story {index}: expected a JSON object, got {type(item).__name__}")
+            raise StoryFileError(
+                f"story {index}: expected a JSON object, got {type(item).__name__}"
+            )
         try:
             stories.append(Story.model_validate(item))
         except ValidationError as error:

@@ -8,8 +8,20 @@ import re
 # "the Financial Times" and "The Financial Times" both read "Financial Times".
 _KEEPS_THE = frozenset(
     {
-        "economist", "guardian", "spectator", "atlantic", "hindu", "new yorker", "telegraph",
-        "independent", "times", "conversation", "diplomat", "hill", "intercept", "information",
+        "economist",
+        "guardian",
+        "spectator",
+        "atlantic",
+        "hindu",
+        "new yorker",
+        "telegraph",
+        "independent",
+        "times",
+        "conversation",
+        "diplomat",
+        "hill",
+        "intercept",
+        "information",
     }
 )
 _SPACES = re.compile(r"\s+")
@@ -18,12 +30,12 @@ _POSSESSIVE = re.compile(r"^(.*?)([’']s\b.*)$")
 
 
 def outlet_label(name: str) -> str:
-    """A display label for one outlet or person source, e.g. 'the Financial Times.' -> 'Financial Times'."""
+    """A display label for an outlet or person: 'the Financial Times.' -> 'Financial Times'."""
     text = _SPACES.sub(" ", name.replace("\u00a0", " ")).strip().strip(".;:,").strip()
     match = _LEADING_THE.match(text)
     if not match:
         return text
-    rest = text[match.end():]
+    rest = text[match.end() :]
     owner = _POSSESSIVE.match(rest)
     brand = owner.group(1) if owner else rest
     if brand.lower() in _KEEPS_THE:

@@ -44,9 +44,39 @@ _SEMAFORMS: dict[str, tuple[str, str]] = {
 }
 _BLOCK_TAGS = frozenset(
     {
-        "p", "div", "section", "article", "main", "header", "footer", "nav", "aside", "h1", "h2",
-        "h3", "h4", "h5", "h6", "li", "ul", "ol", "figure", "figcaption", "blockquote", "time",
-        "table", "tr", "td", "th", "dt", "dd", "body", "html", "form", "button", "pre",
+        "p",
+        "div",
+        "section",
+        "article",
+        "main",
+        "header",
+        "footer",
+        "nav",
+        "aside",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "ul",
+        "ol",
+        "figure",
+        "figcaption",
+        "blockquote",
+        "time",
+        "table",
+        "tr",
+        "td",
+        "th",
+        "dt",
+        "dd",
+        "body",
+        "html",
+        "form",
+        "button",
+        "pre",
     }
 )
 _SKIP_TAGS = frozenset({"script", "style", "noscript", "svg", "template", "head", "iframe"})
@@ -65,7 +95,10 @@ def parse_html(html: str, url: str | None = None) -> Story:
 
 
 def _canonical(tree: LexborHTMLParser) -> str | None:
-    for selector, attr in (('link[rel="canonical"]', "href"), ('meta[property="og:url"]', "content")):
+    for selector, attr in (
+        ('link[rel="canonical"]', "href"),
+        ('meta[property="og:url"]', "content"),
+    ):
         node = tree.css_first(selector)
         value = node.attributes.get(attr) if node is not None else None
         if value:
@@ -265,7 +298,9 @@ def story_from_article(article: dict[str, Any], url: str | None) -> Story:
     location = _field(article.get("location"), "location")
     region = regions.from_category(location) if isinstance(location, str) and location else None
     if region is None:
-        region = "africa" if "africa" in verticals else "middle-east" if "gulf" in verticals else None
+        region = (
+            "africa" if "africa" in verticals else "middle-east" if "gulf" in verticals else None
+        )
     return Story(
         url=url,
         kind="signals" if insights else "article",

@@ -26,11 +26,28 @@ NEW_YORK = ZoneInfo("America/New_York")
 # Page furniture: lines that carry no story text.
 _NOISE = frozenset(
     {
-        "icon", "source icon", "arrow down", "semafor logo", "rotating globe", "postemailwhatsapp",
-        "postemail", "post", "email", "whatsapp", "share", "supported by", "microsoft logo", "ad",
-        "events email briefings", "intelligence for the new world economy",
-        "from semafor flagship", "in your inbox, every weekday", "sign up", "subscribe",
-        "semafor", "title icon",
+        "icon",
+        "source icon",
+        "arrow down",
+        "semafor logo",
+        "rotating globe",
+        "postemailwhatsapp",
+        "postemail",
+        "post",
+        "email",
+        "whatsapp",
+        "share",
+        "supported by",
+        "microsoft logo",
+        "ad",
+        "events email briefings",
+        "intelligence for the new world economy",
+        "from semafor flagship",
+        "in your inbox, every weekday",
+        "sign up",
+        "subscribe",
+        "semafor",
+        "title icon",
     }
 )
 _BUREAU = re.compile(r"^[•·*\-–]?\s*(?:D\.C\.|DC|BXL|Lagos|Riyadh|Dubai|Beijing|SG)$")
@@ -51,8 +68,12 @@ _DATE = re.compile(
     re.I,
 )
 _URL_DATE = re.compile(r"/(?:article|newsletter)/(\d{2})/(\d{2})/(\d{4})/([^/?#]+)")
-_MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
 _CREDIT_HINT = re.compile(
     r"/|\bvia\s+\w+|\b(?:REUTERS|Reuters|AP Photo|AFP|Getty Images|EPA|Bloomberg|Shutterstock|"
     r"Xinhua|Anadolu|Photo|Courtesy)\b"
@@ -134,7 +155,9 @@ def parse_text(text: str, url: str | None = None) -> Story:
     published, updated = _dates(top, url)
     verticals, region = top.category or ([], None)
     if region is None:
-        region = "africa" if "africa" in verticals else "middle-east" if "gulf" in verticals else None
+        region = (
+            "africa" if "africa" in verticals else "middle-east" if "gulf" in verticals else None
+        )
     insights_from = top.insights_from or merge_outlets([i.sources for i in insights])
     is_signals = top.marker or bool(insights) or bool(top.insights_from)
     return Story(
@@ -266,7 +289,7 @@ def _looks_like_credit(line: str) -> bool:
 def _split_caption_credit(line: str) -> tuple[str, str] | None:
     """'Caption text. REUTERS/Name' -> ('Caption text.', 'REUTERS/Name')."""
     for match in reversed(list(_SENTENCE_END.finditer(line))):
-        tail = line[match.end():].strip()
+        tail = line[match.end() :].strip()
         if tail and _looks_like_credit(tail) and not _SENTENCE_END.search(tail):
             return line[: match.end()].strip(), tail
     return None
@@ -278,13 +301,13 @@ def _read_photo_and_lede(top: _Top) -> tuple[list[str], Image | None]:
     for i, line in enumerate(lines):
         split = _split_caption_credit(line)
         if split is not None:  # caption and credit on one line, maybe the credit again below
-            rest = lines[i + 1:]
+            rest = lines[i + 1 :]
             if rest and rest[0] == split[1]:
                 rest = rest[1:]
             return rest, Image(caption=split[0], credit=split[1])
         if _looks_like_credit(line):
             caption = lines[i - 1] if i >= 1 else None
-            return lines[i + 1:], Image(caption=caption, credit=line)
+            return lines[i + 1 :], Image(caption=caption, credit=line)
     return [], None
 
 
@@ -341,7 +364,7 @@ def _read_insights(tokens: list[_Token]) -> list[Insight]:
             names = tokens[body_from].text
             body_from += 1
         end = source_at[n + 1] - 1 if n + 1 < len(source_at) else len(tokens)
-        body = [t.text for t in tokens[body_from:max(end, body_from)] if t.kind == "text"]
+        body = [t.text for t in tokens[body_from : max(end, body_from)] if t.kind == "text"]
         insights.append(Insight(title=title, sources=split_outlets(names), body="\n\n".join(body)))
     return insights
 
@@ -391,8 +414,12 @@ def _page_datetime(match: re.Match[str]) -> datetime | None:
     hour = int(match.group("hour")) % 12 + (12 if match.group("ampm").lower() == "p" else 0)
     try:
         return datetime(
-            int(match.group("year")), month, int(match.group("day")), hour,
-            int(match.group("minute")), tzinfo=NEW_YORK,
+            int(match.group("year")),
+            month,
+            int(match.group("day")),
+            hour,
+            int(match.group("minute")),
+            tzinfo=NEW_YORK,
         )
     except ValueError:
         return None

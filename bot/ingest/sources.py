@@ -64,8 +64,10 @@ def parse_document(
         raise NotAStory("a binary file, not a story page")
     if suffix == ".json" or kind == "application/json" or (suffix == "" and _looks_like_json(data)):
         return parse_story_json(decode(data))
-    if suffix in (".html", ".htm") or kind in ("text/html", "application/xhtml+xml") or (
-        _looks_like_html(data)
+    if (
+        suffix in (".html", ".htm")
+        or kind in ("text/html", "application/xhtml+xml")
+        or (_looks_like_html(data))
     ):
         return [parse_html(decode(data), url=url)]
     return [parse_text(decode(data), url=url)]
@@ -94,9 +96,7 @@ def _is_url(spec: str) -> bool:
     return spec.startswith(("http://", "https://"))
 
 
-async def _feed_items(
-    items: list[FeedItem], fetcher: Fetcher | None
-) -> AsyncIterator[Parsed]:
+async def _feed_items(items: list[FeedItem], fetcher: Fetcher | None) -> AsyncIterator[Parsed]:
     gate = asyncio.Semaphore(FEED_FETCH_CONCURRENCY)
 
     async def one(item: FeedItem) -> Parsed:
@@ -119,7 +119,18 @@ async def _feed_items(
         yield await finished
 
 
-async def read_source(spec: str, fetcher: Fetcher | None, *, url: str | None = None) -> AsyncIterator[Parsed]:
+def _read_file(spec: str) -> bytes:
+    path = Path(spec)
+    if not path.exists():
+        raise NotAStory("no such file or directory")
+    if path.is_dir():
+        raise NotAStory("is a directory")
+    return path.read_bytes()
+
+
+async def read_source(
+    spec: str, fetcher: Fetcher | None, *, url: str | None = None
+) -> AsyncIterator[Parsed]:
     """Everything one input yields. Failures come back as :class:`Parsed` with ``error`` set."""
     try:
         if _is_url(spec):
@@ -129,16 +140,11 @@ async def read_source(spec: str, fetcher: Fetcher | None, *, url: str | None = N
             if fetched.not_modified:
                 yield Parsed(spec, not_modified=True)
                 return
-            data, name, page_url, content_type = (
-                fetched.body, spec, url or spec, fetched.content_type
-            )
+            data, content_type = fetched.body, fetched.content_type
+            page_url: str | None = url or spec
         else:
-            path = Path(spec)
-            if not path.exists():
-                raise NotAStory("no such file or directory")
-            if path.is_dir():
-                raise NotAStory("is a directory")
-            data, name, page_url, content_type = path.read_bytes(), spec, url, ""
+            data = await asyncio.to_thread(_read_file, spec)
+            page_url, content_type = url, ""
     except OSError as error:
         yield Parsed(spec, error=f"cannot read it ({error.strerror or error})")
         return
@@ -155,7 +161,7 @@ async def read_source(spec: str, fetcher: Fetcher | None, *, url: str | None = N
             yield parsed
         return
     try:
-        stories = parse_document(data, name=name, url=page_url, content_type=content_type)
+        stories = parse_document(data, name=spec, url=page_url, content_type=content_type)
     except IngestError as error:
         yield Parsed(spec, error=str(error))
         return

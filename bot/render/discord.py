@@ -93,7 +93,10 @@ def story_embed(card: StoryCard, *, budget: int = EMBEDS_TOTAL) -> dict[str, Any
             embed["timestamp"] = card.published_at.isoformat()
         if not embed["description"]:
             del embed["description"]
-        if length(embed.get("description", "")) <= EMBED_DESCRIPTION and embed_size(embed) <= budget:
+        if (
+            length(embed.get("description", "")) <= EMBED_DESCRIPTION
+            and embed_size(embed) <= budget
+        ):
             return embed
     raise ValueError(f"story {card.story_id} cannot fit in {budget} characters")
 

@@ -1,10 +1,11 @@
 """Slack output: Block Kit blocks plus the fallback ``text``, always inside Slack's limits.
 
 Story text is untrusted. In mrkdwn only ``&``, ``<`` and ``>`` are control characters, so
-escaping them stops ``<!channel>``, ``<@U…>`` and ``<url|label>`` from doing anything. Formatting
-characters (``*_~`` and backticks) get an invisible word joiner on each side so they cannot
-open or close bold, italic, strike or code; ``://`` gets one before it so no bare URL turns into a link;
-and every text object is ``verbatim`` so Slack does not auto-link names or URLs either.
+escaping them stops ``<!channel>``, ``<@U…>`` and ``<url|label>`` from doing anything.
+Formatting characters (``*_~`` and backticks) get an invisible word joiner on each side so they
+cannot open or close bold, italic, strike or code; ``://`` gets one before it so no bare URL
+turns into a link; and every text object is ``verbatim`` so Slack does not auto-link names or
+URLs either.
 """
 
 from __future__ import annotations
@@ -54,9 +55,11 @@ def _mrkdwn(text: str) -> dict[str, Any]:
 
 def _story_text(card: StoryCard) -> str:
     for level in range(SHRINK_LEVELS):
-        text = template(escape, "story.slack.j2").render(
-            card=card.shrunk(level), link=link_target
-        ).strip()
+        text = (
+            template(escape, "story.slack.j2")
+            .render(card=card.shrunk(level), link=link_target)
+            .strip()
+        )
         if length(text) <= SECTION_TEXT:
             return text
     raise AssertionError("a story card did not fit a Slack section at the smallest size")
@@ -75,7 +78,11 @@ def _context(card: StoryCard) -> dict[str, Any]:
 
 def _story_blocks(card: StoryCard) -> list[dict[str, Any]]:
     return [
-        {"type": "section", "block_id": f"story-{card.story_id}", "text": _mrkdwn(_story_text(card))},
+        {
+            "type": "section",
+            "block_id": f"story-{card.story_id}",
+            "text": _mrkdwn(_story_text(card)),
+        },
         _context(card),
     ]
 
@@ -113,9 +120,7 @@ def digest_message(digest: Digest) -> dict[str, Any]:
         blocks.append(
             {
                 "type": "context",
-                "elements": [
-                    _mrkdwn(f"…and {hidden} more: `{escape(digest.more_hint)}`")
-                ],
+                "elements": [_mrkdwn(f"…and {hidden} more: `{escape(digest.more_hint)}`")],
             }
         )
     titles = "; ".join(c.title for c in digest.cards[:shown])

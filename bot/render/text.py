@@ -16,11 +16,15 @@ def story_message(card: StoryCard) -> str:
 
 def digest_message(digest: Digest, *, max_stories: int = 10) -> str:
     shown = digest.cards[:max_stories]
-    return template(_as_is, "digest.txt.j2").render(
-        digest=digest,
-        bodies=[story_message(card) for card in shown],
-        hidden=len(digest.cards) - len(shown),
-    ).strip()
+    return (
+        template(_as_is, "digest.txt.j2")
+        .render(
+            digest=digest,
+            bodies=[story_message(card) for card in shown],
+            hidden=len(digest.cards) - len(shown),
+        )
+        .strip()
+    )
 
 
 __all__ = ["clean", "digest_message", "story_message"]

@@ -35,9 +35,7 @@ def normalise_url(raw: str) -> URL:
         return url.set(drivername="sqlite+aiosqlite")
     if backend in ("postgresql", "postgres"):
         return url.set(drivername="postgresql+asyncpg")
-    raise DatabaseURLError(
-        f"unsupported database {backend!r} in {raw!r}: use SQLite or PostgreSQL"
-    )
+    raise DatabaseURLError(f"unsupported database {backend!r} in {raw!r}: use SQLite or PostgreSQL")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -197,12 +197,15 @@ class StoryStore:
             clauses.append("s.sort_at < :until")
         return "".join(f" AND {c}" for c in clauses)
 
-    async def _search_sqlite(self, conn: AsyncConnection, query: SearchQuery) -> Iterable[Row[tuple[str]]]:
+    async def _search_sqlite(
+        self, conn: AsyncConnection, query: SearchQuery
+    ) -> Iterable[Row[tuple[str]]]:
         terms = [f'"{w}"' for w in query.words[:-1]] + [f'"{query.words[-1]}"*']
         params: dict[str, object] = {"match": " ".join(terms), "limit": query.limit}
         sql = (
             "SELECT s.data FROM stories_fts JOIN stories s ON s.seq = stories_fts.rowid "
-            "WHERE stories_fts MATCH :match" + self._filters(query, params)
+            "WHERE stories_fts MATCH :match"
+            + self._filters(query, params)
             + " ORDER BY bm25(stories_fts, 8.0, 1.0), s.sort_at DESC LIMIT :limit"
         )
         return (await conn.execute(self._statement(sql, query), params)).all()
@@ -212,7 +215,7 @@ class StoryStore:
     ) -> Iterable[Row[tuple[str]]]:
         terms = [re.sub(r"[^\w]", "", w) for w in query.words]
         terms = [t for t in terms if t]
-        tsquery = " & ".join(terms[:-1] + [f"{terms[-1]}:*"]) if terms else ""
+        tsquery = " & ".join([*terms[:-1], f"{terms[-1]}:*"]) if terms else ""
         params: dict[str, object] = {"q": tsquery, "limit": query.limit}
         sql = (
             "SELECT s.data FROM stories s WHERE s.search_vector @@ to_tsquery('english', :q)"
