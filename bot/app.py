@@ -8,9 +8,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.ingest.fetch import USER_AGENT, Fetcher
+from bot.ingest.fetch import USER_AGENT, Fetcher, ValidatorCache
 from bot.store import db
 from bot.store.stories import StoryStore, ValidatorStore
+
+
+def make_fetcher(settings: Settings, *, cache: ValidatorCache | None = None) -> Fetcher:
+    return Fetcher(
+        cache=cache,
+        timeout=settings.fetch_timeout,
+        retries=settings.fetch_retries,
+        user_agent=settings.user_agent or USER_AGENT,
+    )
 
 
 @dataclass
@@ -23,12 +32,7 @@ class Core:
 
     def fetcher(self) -> Fetcher:
         """A fetcher that remembers validators in the database (use with ``async with``)."""
-        return Fetcher(
-            cache=self.validators,
-            timeout=self.settings.fetch_timeout,
-            retries=self.settings.fetch_retries,
-            user_agent=self.settings.user_agent or USER_AGENT,
-        )
+        return make_fetcher(self.settings, cache=self.validators)
 
     async def start(self) -> None:
         """Apply migrations; raises if the database cannot be reached."""

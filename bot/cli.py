@@ -25,11 +25,10 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot import regions
-from bot.app import Core, build_core
+from bot.app import Core, build_core, make_fetcher
 from bot.config import Settings, load_settings
 from bot.domain import Story
 from bot.ingest.errors import IngestError
-from bot.ingest.fetch import Fetcher
 from bot.ingest.sources import Parsed, expand_paths, read_source
 from bot.render.messages import FORMATS, Format, render_story
 from bot.store.db import DatabaseURLError
@@ -105,7 +104,7 @@ def _story_json(story: Story) -> dict[str, Any]:
 
 
 async def _read_one(spec: str, url: str | None) -> list[Story]:
-    async with Fetcher() as fetcher:
+    async with make_fetcher(_settings()) as fetcher:
         results = [parsed async for parsed in read_source(spec, fetcher, url=url)]
     failures = [r for r in results if r.error]
     if failures and not any(r.story for r in results):

@@ -37,7 +37,7 @@ class FeedItem:
         if not self.link:
             return False
         parts = urlsplit(self.link)
-        host = parts.netloc.lower().removeprefix("www.")
+        host = (parts.hostname or "").removeprefix("www.")
         return host == "semafor.com" and parts.path.startswith("/article/")
 
 
@@ -51,7 +51,8 @@ def looks_like_feed(head: bytes) -> bool:
 
 
 def _when(entry: Any, key: str) -> datetime | None:
-    value: time.struct_time | None = entry.get(key)
+    # dict.get: feedparser's own .get maps a missing 'updated' to 'published' with a warning.
+    value: time.struct_time | None = dict.get(entry, key)
     if not value:
         return None
     return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)

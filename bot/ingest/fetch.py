@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 import aiohttp
+import aiohttp.abc
 
 from bot.ingest.errors import FetchError
 
@@ -90,6 +91,7 @@ class Fetcher:
         backoff: float = 0.5,
         max_retry_after: float = 30.0,
         user_agent: str = USER_AGENT,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
     ) -> None:
         self.cache = cache
         self.timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10.0))
@@ -97,11 +99,13 @@ class Fetcher:
         self.backoff = backoff
         self.max_retry_after = max_retry_after
         self.user_agent = user_agent
+        self._resolver = resolver  # tests point real host names at loopback servers
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Fetcher:
+        connector = aiohttp.TCPConnector(limit=8, limit_per_host=4, resolver=self._resolver)
         self._session = aiohttp.ClientSession(
-            timeout=self.timeout, headers={"User-Agent": self.user_agent}
+            timeout=self.timeout, headers={"User-Agent": self.user_agent}, connector=connector
         )
         return self
 

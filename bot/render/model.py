@@ -33,6 +33,17 @@ def clean(text: str) -> str:
     return _SPACES.sub(" ", text.replace("\r", " ").replace("\n", " ")).strip()
 
 
+def tidy(text: str, limit: int) -> str:
+    """``clean`` then ``cut``; only the part of a huge text that can show is cleaned."""
+    return cut(clean(text[: limit * 3 + 64]), limit)
+
+
+def first_sentence(text: str, limit: int) -> str:
+    """The text's first sentence, at most ``limit`` characters."""
+    match = _SENTENCE_END.search(text)
+    return cut(text[: match.end()] if match else text, limit)
+
+
 def cut(text: str, limit: int) -> str:
     """At most ``limit`` characters, cut at a sentence end or else a word boundary (with '…')."""
     if len(text) <= limit:
@@ -130,24 +141,19 @@ def card_from_story(story: Story) -> StoryCard:
     )
     bullets = []
     for insight in story.insights[:MAX_BULLETS]:
-        title = clean(insight.title)
+        title = tidy(insight.title, BULLET_TITLE_LIMIT)
         if not title:  # pages without item headlines: the insight's first sentence stands in
-            title = cut(clean(insight.body), DERIVED_TITLE_LIMIT)
-        bullets.append(
-            Bullet(
-                title=cut(title, BULLET_TITLE_LIMIT),
-                sources=tuple(cut(clean(s), 80) for s in insight.sources[:6]),
-            )
-        )
+            title = first_sentence(tidy(insight.body, DERIVED_TITLE_LIMIT * 3), DERIVED_TITLE_LIMIT)
+        bullets.append(Bullet(title=title, sources=tuple(tidy(s, 80) for s in insight.sources[:6])))
     return StoryCard(
         story_id=story.id,
-        title=cut(clean(story.title), TITLE_LIMIT),
+        title=tidy(story.title, TITLE_LIMIT),
         url=story.url,
         meta=tuple(clean(m) for m in meta),
-        lede=cut(clean(lede_source), LEDE_LIMIT),
+        lede=tidy(lede_source, LEDE_LIMIT),
         bullets=tuple(bullets),
         more_insights=max(0, len(story.insights) - MAX_BULLETS),
-        insights_from=tuple(cut(clean(s), 80) for s in story.insights_from[:10]),
+        insights_from=tuple(tidy(s, 80) for s in story.insights_from[:10]),
         published_at=story.published_at,
     )
 
@@ -164,10 +170,16 @@ def build_digest(
     region_key: str, local_date: date, stories: list[Story], *, more_hint: str | None = None
 ) -> Digest:
     region = regions.get(region_key)
+    unique: list[Story] = []
+    seen: set[str] = set()
+    for story in stories:  # one story reached through two regions shows once
+        if story.id not in seen:
+            seen.add(story.id)
+            unique.append(story)
     return Digest(
         region_key=region_key,
         region_name=region.name,
         local_date=local_date,
-        cards=tuple(card_from_story(s) for s in stories),
+        cards=tuple(card_from_story(s) for s in unique),
         more_hint=more_hint or f"/signals latest {region_key}",
     )

@@ -43,10 +43,12 @@ def environment(escape: Escaper) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
         undefined=StrictUndefined,
+        auto_reload=False,
     )
     env.globals["names"] = lambda items: join_names(list(items))
     return env
 
 
+@cache
 def template(escape: Escaper, name: str) -> Template:
     return environment(escape).get_template(name)

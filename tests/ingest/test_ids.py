@@ -34,9 +34,9 @@ def test_different_stories_get_different_ids() -> None:
 @given(st.text(min_size=1, max_size=80).filter(str.strip))
 def test_text_ids_ignore_case_and_spacing(title: str) -> None:
     when = datetime(2025, 1, 2, 3, 4, tzinfo=UTC)
-    assert story_id_for_text(title, when) == story_id_for_text("  " + title.upper() + " ", when) or (
-        title.upper().lower() != title.lower()
-    )
+    assert story_id_for_text(title, when) == story_id_for_text(
+        "  " + title.upper() + " ", when
+    ) or (title.upper().lower() != title.lower())
 
 
 def test_story_without_url_gets_id_from_headline_and_date() -> None:

@@ -14,7 +14,9 @@ GOOD = {
     "published_at": "2026-11-20T07:00:00-05:00",
     "region": "Europe",
     "verticals": ["business"],
-    "insights": [{"title": "Low water costs", "sources": ["Handelsblatt"], "body": "Barges ran light."}],
+    "insights": [
+        {"title": "Low water costs", "sources": ["Handelsblatt"], "body": "Barges ran light."}
+    ],
 }
 
 

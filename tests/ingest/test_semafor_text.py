@@ -82,10 +82,16 @@ def test_glued_category_lines(line: str, verticals: list[str], region: str | Non
 @pytest.mark.parametrize(
     ("line", "outlets"),
     [
-        ("Insights from the Financial Times, Nikkei Asia, and Le Monde", ["Financial Times", "Nikkei Asia", "Le Monde"]),
+        (
+            "Insights from the Financial Times, Nikkei Asia, and Le Monde",
+            ["Financial Times", "Nikkei Asia", "Le Monde"],
+        ),
         ("Insights from BBC, Bloomberg, Al Jazeera", ["BBC", "Bloomberg", "Al Jazeera"]),
         ("Insights from The Financial Times and Reuters.", ["Financial Times", "Reuters"]),
-        ("With insights from The Economist and the Mail & Guardian", ["The Economist", "Mail & Guardian"]),
+        (
+            "With insights from The Economist and the Mail & Guardian",
+            ["The Economist", "Mail & Guardian"],
+        ),
         ("Insights from the Wall Street Journal’s Ada Quist", ["Wall Street Journal’s Ada Quist"]),
     ],
 )

@@ -1,0 +1,95 @@
+"""A small web server on loopback that plays a news site: pages, feeds, ETags, failures."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+
+@dataclass
+class Route:
+    body: bytes
+    content_type: str = "text/html; charset=utf-8"
+    etag: bool = True
+    fail_first: int = 0  # answer 503 this many times before serving
+    delay: float = 0.0
+    status: int = 200
+    hits: int = 0
+
+
+@dataclass
+class FakeSite:
+    routes: dict[str, Route] = field(default_factory=dict)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    port: int = 0
+
+    def add(self, path: str, body: bytes | str, **options: Any) -> Route:
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        route = Route(data, **options)
+        self.routes[path] = route
+        return route
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append({"path": request.path_qs, "headers": dict(request.headers)})
+        route = self.routes.get(request.path)
+        if route is None:
+            return web.Response(status=404, text="not found")
+        route.hits += 1
+        if route.delay:
+            await asyncio.sleep(route.delay)
+        if route.fail_first >= route.hits:
+            return web.Response(status=503, headers={"Retry-After": "0"}, text="busy")
+        if route.status != 200:
+            return web.Response(status=route.status, text="error")
+        tag = '"' + hashlib.sha1(route.body).hexdigest()[:16] + '"'
+        if route.etag and request.headers.get("If-None-Match") == tag:
+            return web.Response(status=304)
+        headers = {"Content-Type": route.content_type}
+        if route.etag:
+            headers["ETag"] = tag
+        return web.Response(body=route.body, headers=headers)
+
+
+@asynccontextmanager
+async def serve(site: FakeSite) -> AsyncIterator[FakeSite]:
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", site.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    site.port = sock.getsockname()[1]
+    await web.SockSite(runner, sock).start()
+    try:
+        yield site
+    finally:
+        await runner.cleanup()
+
+
+class LoopbackResolver(AbstractResolver):
+    """Resolves every host name to 127.0.0.1, so real-looking URLs reach the fake site."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: int = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [
+            {
+                "hostname": host,
+                "host": "127.0.0.1",
+                "port": port,
+                "family": socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+        ]
+
+    async def close(self) -> None:
+        return None

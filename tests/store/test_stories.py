@@ -1,0 +1,163 @@
+"""The story store on real SQLite and (when configured) the real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.clock import FrozenClock
+from bot.domain import Insight, Story
+from bot.ingest.fetch import Validators
+from bot.store import db
+from bot.store.stories import EmptySearch, SearchQuery, StoryStore, ValidatorStore
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def story(
+    slug: str,
+    title: str,
+    *,
+    region: str | None = "europe",
+    hours_ago: float = 1,
+    news: str = "Officials met on Monday.",
+    insight: str = "Analysts were cautious.",
+) -> Story:
+    return Story(
+        url=f"https://www.semafor.com/article/11/25/2026/{slug}",
+        kind="signals",
+        title=title,
+        published_at=NOW - timedelta(hours=hours_ago),
+        region=region,
+        verticals=["business"],
+        news=[news],
+        insights=[Insight(title="What analysts say", sources=["Reuters"], body=insight)],
+    )
+
+
+async def test_same_story_twice_is_stored_once(engine: AsyncEngine) -> None:
+    store = StoryStore(engine)
+    first = story("ferries", "Ferry strike spreads")
+    assert await store.save(first, now=NOW) == "new"
+    assert await store.save(first, now=NOW) == "unchanged"
+    assert await store.count() == 1
+
+
+async def test_updated_page_keeps_its_id(engine: AsyncEngine) -> None:
+    store = StoryStore(engine)
+    original = story("ferries", "Ferry strike spreads")
+    await store.save(original, now=NOW)
+    changed = original.model_copy(update={"title": "Ferry strike spreads to three ports"})
+    changed = Story.model_validate(changed.model_dump())
+    assert changed.id == original.id
+    assert await store.save(changed, now=NOW) == "updated"
+    assert await store.count() == 1
+    found = await store.get(original.id)
+    assert found is not None and found.title == "Ferry strike spreads to three ports"
+    # the search index follows the update
+    assert [s.id for s in await store.search(SearchQuery.parse("three ports"))] == [original.id]
+
+
+async def test_concurrent_saves_of_one_story_store_it_once(engine: AsyncEngine) -> None:
+    store = StoryStore(engine)
+    item = story("race", "Two workers see the same page")
+    outcomes = await asyncio.gather(*(store.save(item, now=NOW) for _ in range(5)))
+    assert outcomes.count("new") == 1
+    assert await store.count() == 1
+
+
+async def test_find_by_id_and_any_url_spelling(engine: AsyncEngine) -> None:
+    store = StoryStore(engine)
+    item = story("grain", "Grain corridor reopens")
+    await store.save(item, now=NOW)
+    assert (await store.find(item.id)) == item
+    assert (await store.find(item.id.upper())) == item
+    assert (
+        await store.find("http://semafor.com/article/11/25/2026/grain/?utm_source=x#top")
+    ) == item
+    assert await store.find("zzzzzzzz") is None
+    assert await store.find("not an id") is None
+
+
+async def test_times_come_back_aware_and_equal(engine: AsyncEngine) -> None:
+    store = StoryStore(engine)
+    item = story("tz", "Time zones survive storage")
+    await store.save(item, now=NOW)
+    back = await store.get(item.id)
+    assert back is not None and back.published_at == item.published_at
+    assert back.published_at is not None and back.published_at.utcoffset() is not None
+
+
+async def test_latest_filters_by_region_and_orders_newest_first(engine: AsyncEngine) -> None:
+    store = StoryStore(engine)
+    await store.save(story("a", "Old Europe", hours_ago=30), now=NOW)
+    await store.save(story("b", "New Europe", hours_ago=1), now=NOW)
+    await store.save(story("c", "London story", region="uk", hours_ago=2), now=NOW)
+    await store.save(story("d", "Lagos story", region="africa", hours_ago=3), now=NOW)
+    titles = [s.title for s in await store.latest(regions={"europe", "uk"}, limit=10)]
+    assert titles == ["New Europe", "London story", "Old Europe"]
+    recent = await store.latest(since=NOW - timedelta(hours=24), limit=10)
+    assert "Old Europe" not in [s.title for s in recent]
+    assert len(await store.latest(limit=2)) == 2
+
+
+async def test_full_text_search_with_filters(engine: AsyncEngine) -> None:
+    store = StoryStore(engine)
+    await store.save(
+        story("p1", "Port workers strike in Antwerp", news="Dockers stopped cranes."), now=NOW
+    )
+    await store.save(
+        story(
+            "p2", "Copper prices climb", region="south-america", insight="Port congestion in Chile."
+        ),
+        now=NOW,
+    )
+    await store.save(story("p3", "Elections called", region="africa", hours_ago=72), now=NOW)
+    hits = await store.search(SearchQuery.parse("port"))
+    assert next(s.title for s in hits) == "Port workers strike in Antwerp"  # title outranks body
+    assert {s.title for s in hits} == {"Port workers strike in Antwerp", "Copper prices climb"}
+    only_sa = await store.search(SearchQuery.parse("port", regions=frozenset({"south-america"})))
+    assert [s.title for s in only_sa] == ["Copper prices climb"]
+    assert [s.title for s in await store.search(SearchQuery.parse("dockers"))] == [
+        "Port workers strike in Antwerp"
+    ]
+    assert [s.title for s in await store.search(SearchQuery.parse("elect"))] == ["Elections called"]
+    since = await store.search(SearchQuery.parse("elections", since=NOW - timedelta(hours=24)))
+    assert since == []
+    until = await store.search(SearchQuery.parse("elections", until=NOW - timedelta(hours=24)))
+    assert [s.title for s in until] == ["Elections called"]
+    assert await store.search(SearchQuery.parse('"quoted" OR NEAR(x')) == []
+
+
+def test_empty_search_is_refused() -> None:
+    with pytest.raises(EmptySearch):
+        SearchQuery.parse("  ?! ")
+
+
+async def test_validators_persist(engine: AsyncEngine) -> None:
+    validators = ValidatorStore(engine, FrozenClock(NOW))
+    url = "https://example.org/feed.xml"
+    assert await validators.validators(url) is None
+    await validators.remember(url, Validators(etag='"abc"', last_modified=None))
+    await validators.remember(
+        url, Validators(etag='"def"', last_modified="Tue, 24 Nov 2026 10:00:00 GMT")
+    )
+    assert await validators.validators(url) == Validators('"def"', "Tue, 24 Nov 2026 10:00:00 GMT")
+
+
+async def test_upgrade_is_idempotent(engine: AsyncEngine) -> None:
+    assert await db.upgrade(engine) is False
+
+
+def test_bad_database_urls_are_explained() -> None:
+    for url, reason in (
+        ("mysql://root@localhost/x", "unsupported database"),
+        ("not a url", "not a database URL"),
+    ):
+        with pytest.raises(db.DatabaseURLError, match=reason):
+            db.create_engine(url)
+    assert db.normalise_url("sqlite:///x.db").drivername == "sqlite+aiosqlite"
+    assert db.normalise_url("postgresql://u@h/d").drivername == "postgresql+asyncpg"
