@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborHTMLParser
 
 from bot import regions
 from bot.domain import Image, Insight, Story
@@ -25,7 +25,6 @@ from bot.ingest.normalize import merge_outlets, outlet_label, vertical_key
 from bot.ingest.semafor_text import NEW_YORK, parse_text
 
 SITE = "https://www.semafor.com"
-_PUSH = re.compile(r"self\.__next_f\.push\((\[.*\])\)\s*;?\s*$", re.S)
 _ROW = re.compile(r"^([0-9a-fA-F]+):(.*)$")
 
 # semaform _type -> (the key holding its blocks, the section name when it has no title)
@@ -42,56 +41,46 @@ _SEMAFORMS: dict[str, tuple[str, str]] = {
     "topical": ("body", "{headline}"),
     "story": ("body", "{headline}"),
 }
-_BLOCK_TAGS = frozenset(
-    {
-        "p",
-        "div",
-        "section",
-        "article",
-        "main",
-        "header",
-        "footer",
-        "nav",
-        "aside",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "li",
-        "ul",
-        "ol",
-        "figure",
-        "figcaption",
-        "blockquote",
-        "time",
-        "table",
-        "tr",
-        "td",
-        "th",
-        "dt",
-        "dd",
-        "body",
-        "html",
-        "form",
-        "button",
-        "pre",
-    }
-)
-_SKIP_TAGS = frozenset({"script", "style", "noscript", "svg", "template", "head", "iframe"})
+_INLINE_TAGS = (
+    "a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "dfn", "em", "font", "i", "kbd",
+    "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "u", "var", "wbr",
+)  # fmt: skip
+_SKIP_TAGS = ("script", "style", "noscript", "svg", "template", "head", "iframe")
+_SEPARATOR = "\x1e"  # a record separator: never in page text, so it marks node boundaries
 
 
 def parse_html(html: str, url: str | None = None) -> Story:
-    """Parse a Semafor HTML page, preferring the story data it embeds."""
+    """Parse a Semafor HTML page, preferring the story data it embeds.
+
+    Script elements hold raw text that ends at the first ``</script``, so the data scripts are
+    found by scanning the markup; only the ``<head>`` (for the canonical link) goes through the
+    HTML parser. When that finds no data (unusual markup, or a page without data) the whole
+    page is parsed: its scripts are searched again, then its block text is read.
+    """
+    article = _article_in_scripts(_scan_scripts(html))
+    if article is not None:
+        head_end = html.find("</head>")
+        head = LexborHTMLParser(html[: head_end + 7] if head_end >= 0 else html)
+        page_url = _page_url(head, url)
+        return story_from_article(article, page_url)
     tree = LexborHTMLParser(html)
-    page_url = _canonical(tree) or url
+    page_url = _page_url(tree, url)
+    if "__NEXT_DATA__" in html or "__next_f" in html:  # data the scan could not reach
+        article = _article_in_scripts(
+            (f'id="{node.attributes.get("id") or ""}"', node.text(deep=True))
+            for node in tree.css("script")
+        )
+        if article is not None:
+            return story_from_article(article, page_url)
+    return parse_text(block_text(tree), url=page_url)
+
+
+def _page_url(tree: LexborHTMLParser, given: str | None) -> str | None:
+    """The canonical URL (else the one given); a newsletter's is refused here."""
+    page_url = _canonical(tree) or given
     if page_url and "/newsletter/" in urlsplit(page_url).path:
         raise NewsletterPage("a newsletter page (a digest of many stories), not a single story")
-    article = _next_data_article(tree) or _rsc_article(tree)
-    if article is not None:
-        return story_from_article(article, page_url)
-    return parse_text(block_text(tree), url=page_url)
+    return page_url
 
 
 def _canonical(tree: LexborHTMLParser) -> str | None:
@@ -106,38 +95,58 @@ def _canonical(tree: LexborHTMLParser) -> str | None:
     return None
 
 
-def _next_data_article(tree: LexborHTMLParser) -> dict[str, Any] | None:
-    node = tree.css_first("script#__NEXT_DATA__")
-    if node is None:
-        return None
+def _scan_scripts(html: str) -> Iterator[tuple[str, str]]:
+    """(start tag, content) of each ``<script>`` element in lower-case markup."""
+    at = 0
+    while (start := html.find("<script", at)) >= 0:
+        tag_end = html.find(">", start)
+        end = html.find("</script", tag_end) if tag_end >= 0 else -1
+        if end < 0:
+            return
+        yield html[start : tag_end + 1], html[tag_end + 1 : end]
+        at = end + 8
+
+
+def _article_in_scripts(scripts: Iterable[tuple[str, str]]) -> dict[str, Any] | None:
+    """The article object from ``__NEXT_DATA__`` or from React Server Component pushes."""
+    pushed: list[str] = []
+    for tag, content in scripts:
+        if "__NEXT_DATA__" in tag:
+            article = _next_data_article(content)
+            if article is not None:
+                return article
+        elif content.lstrip().startswith("self.__next_f.push("):
+            chunk = _pushed_string(content)
+            if chunk is not None:
+                pushed.append(chunk)
+    return _rsc_article("".join(pushed)) if pushed else None
+
+
+def _next_data_article(content: str) -> dict[str, Any] | None:
     try:
-        data = json.loads(node.text(deep=True))
+        data = json.loads(content)
     except ValueError:
+        return None
+    if not isinstance(data, dict):
         return None
     article = data.get("props", {}).get("pageProps", {}).get("article")
     return article if isinstance(article, dict) else None
 
 
-def _rsc_payload(tree: LexborHTMLParser) -> str:
-    parts: list[str] = []
-    for script in tree.css("script"):
-        text = script.text(deep=True)
-        if "__next_f" not in text:
-            continue
-        match = _PUSH.search(text)
-        if not match:
-            continue
-        try:
-            pushed = json.loads(match.group(1))
-        except ValueError:
-            continue
-        if len(pushed) >= 2 and pushed[0] == 1 and isinstance(pushed[1], str):
-            parts.append(pushed[1])
-    return "".join(parts)
+def _pushed_string(content: str) -> str | None:
+    """The string in ``self.__next_f.push([1, "..."])``; other pushes carry none."""
+    body = content.strip().removeprefix("self.__next_f.push(").rstrip(";").rstrip()
+    try:
+        pushed = json.loads(body.removesuffix(")"))
+    except ValueError:
+        return None
+    if isinstance(pushed, list) and len(pushed) >= 2 and pushed[0] == 1:
+        return pushed[1] if isinstance(pushed[1], str) else None
+    return None
 
 
-def _rsc_article(tree: LexborHTMLParser) -> dict[str, Any] | None:
-    payload = _rsc_payload(tree)
+def _rsc_article(payload: str) -> dict[str, Any] | None:
+    """Rows are ``<hex id>:<JSON>``; the article sits in the row that mentions it."""
     if '"article"' not in payload:
         return None
     for line in payload.split("\n"):
@@ -318,38 +327,21 @@ def story_from_article(article: dict[str, Any], url: str | None) -> Story:
 
 
 def block_text(tree: LexborHTMLParser) -> str:
-    """The page's text, one line per block element; inline elements stay inside their line."""
+    """The page's text, one line per block element; inline elements stay inside their line.
+
+    Inline tags are unwrapped and the text nodes they leave merged, so
+    ``<div><span>politics</span><span>Europe</span></div>`` reads ``politicsEurope`` as the
+    text rendering does; every remaining text node is then a line.
+    """
+    tree.strip_tags(list(_SKIP_TAGS))
+    tree.unwrap_tags(list(_INLINE_TAGS))
+    tree.merge_text_nodes()
     root = tree.body or tree.root
     if root is None:
         return ""
-    lines: list[str] = []
-    buffer: list[str] = []
-    _walk(root, lines, buffer)
-    _flush(lines, buffer)
+    lines = []
+    for piece in root.text(separator=_SEPARATOR).split(_SEPARATOR):
+        line = " ".join(piece.split())
+        if line:
+            lines.append(line)
     return "\n".join(lines)
-
-
-def _flush(lines: list[str], buffer: list[str]) -> None:
-    if buffer:
-        text = "".join(buffer).replace("\u00a0", "\u00a0 ").strip()
-        text = re.sub(r"[ \t\r\n]+", " ", text)
-        if text:
-            lines.append(text)
-        buffer.clear()
-
-
-def _walk(node: LexborNode, lines: list[str], buffer: list[str]) -> None:
-    for child in node.iter(include_text=True):
-        tag = child.tag
-        if tag == "-text":
-            buffer.append(child.text_content or "")
-        elif tag in _SKIP_TAGS or tag == "-comment":
-            continue
-        elif tag == "br":
-            _flush(lines, buffer)
-        elif tag in _BLOCK_TAGS:
-            _flush(lines, buffer)
-            _walk(child, lines, buffer)
-            _flush(lines, buffer)
-        else:
-            _walk(child, lines, buffer)

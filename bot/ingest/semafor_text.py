@@ -56,11 +56,23 @@ _MARKER = re.compile(r"^(?:date\s+(\d{4}-\d{2}-\d{2})\s+)?Semafor Signals$")
 _SIGNALS_START = re.compile(r"^(?:SIGNALS|Semafor Signals:\s*Global insights\b.*)$")
 _SOURCE = re.compile(r"^Sources?\s*:\s*(.*)$")
 _INSIGHTS_FROM = re.compile(r"^(?:With\s+)?[Ii]nsights\s+from\s+(.+?)\.?$")
-_SECTION_NAME = re.compile(
-    r"^(?:The News|Know More|Room for Disagreement|Notable|Step Back|The Backstory|"
-    r"Between the Lines|The Scoop|What[’']s Next|Why It Matters|Look Ahead|"
-    r"The View From .{2,40}|.{2,40}[’']s? [Vv]iew)$"
+_SECTION_NAMES = frozenset(
+    {
+        "The News",
+        "Know More",
+        "Room for Disagreement",
+        "Notable",
+        "Step Back",
+        "The Backstory",
+        "Between the Lines",
+        "The Scoop",
+        "What’s Next",
+        "What's Next",
+        "Why It Matters",
+        "Look Ahead",
+    }
 )
+_SECTION_PATTERN = re.compile(r"^(?:The View From .{2,40}|.{2,40}[’']s? [Vv]iew)$")
 _DATE = re.compile(
     r"^(?:(?P<updated>Updated)\s+)?(?P<mon>[A-Z][a-z]{2,8})\.?\s+(?P<day>\d{1,2}),\s*"
     r"(?P<year>\d{4}),?\s+(?P<hour>\d{1,2}):(?P<minute>\d{2})\s*(?P<ampm>[ap])\.?m\.?\s+"
@@ -81,28 +93,34 @@ _CREDIT_HINT = re.compile(
 _SENTENCE_END = re.compile(r"[.!?][”\"’)]?\s+")
 # Newsletter tells: invisible preview filler, the sign-up line, weather lines, spelled dates.
 _FILLER = "\u034f"
-_SPELLED_DATE = re.compile(
-    r"^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),\s+[A-Z][a-z]+\s+\d{1,2},\s+\d{4}$"
-)
-_WEATHER = re.compile(
-    r"^(?:sunny|cloudy|partly cloudy|rain|rainy|showers|thunderstorms?|clear|windy|snow|foggy|"
-    r"hazy|mostly sunny|mostly cloudy|drizzle)\s+[A-Z]"
-)
+_NEWSLETTER_LINE = re.compile(
+    r"^(?:(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday),\s+[A-Z][a-z]+\s+\d{1,2},"
+    r"\s+\d{4}$|(?:sunny|cloudy|partly cloudy|rain|rainy|showers|thunderstorms?|clear|windy|snow|"
+    r"foggy|hazy|mostly sunny|mostly cloudy|drizzle)\s+[A-Z])"
+)  # a spelled-out date line, or a weather line ("sunny Dakar")
+
+
+@cache
+def _vertical_pattern() -> re.Pattern[str]:
+    names = sorted({*VERTICALS, *(n.title() for n in VERTICALS)}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(n) for n in names))
 
 
 @cache
 def _category_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
     names = sorted({*VERTICALS, *(n.title() for n in VERTICALS)}, key=len, reverse=True)
     vert = "|".join(re.escape(n) for n in names)
+    lower = "|".join(re.escape(n) for n in sorted(VERTICALS, key=len, reverse=True))
     reg = "|".join(re.escape(n) for n in regions.category_names())
     return (
         re.compile(rf"^(?P<v>(?:{vert})*)(?P<r>{reg})$"),
-        re.compile(rf"^(?P<v>(?:{vert})+)$"),
+        # Without a region only lower-case verticals count: a lone "Politics" is a menu item.
+        re.compile(rf"^(?P<v>(?:{lower})+)$"),
         re.compile(rf"^(?P<v>[a-z][a-z ]*?)(?P<r>{reg})$"),
     )
 
 
-@dataclass
+@dataclass(slots=True)
 class _Token:
     kind: str  # text | section | marker | signals | source
     text: str
@@ -129,7 +147,7 @@ def parse_text(text: str, url: str | None = None) -> Story:
     if url and "/newsletter/" in urlsplit(url).path:
         raise NewsletterPage("a newsletter page (a digest of many stories), not a single story")
     lines = [line.strip() for line in text.splitlines()]
-    if _is_newsletter(lines):
+    if _is_newsletter(text, lines):
         raise NewsletterPage("a newsletter page (a digest of many stories), not a single story")
     tokens = _tokenise(lines)
     body_start = next(
@@ -176,42 +194,54 @@ def parse_text(text: str, url: str | None = None) -> Story:
     )
 
 
-def _is_newsletter(lines: list[str]) -> bool:
-    filler = sum(line.count(_FILLER) for line in lines[:80])
+def _is_newsletter(text: str, lines: list[str]) -> bool:
+    """Newsletter tells: preview filler, the sign-up line, bare story numbers, weather and
+    spelled-out date lines. Two of them (or plenty of filler) make a newsletter."""
+    filler = text.count(_FILLER)
     if filler >= 10:
         return True
-    score = 0
-    score += any(line.lower() == "sign up for our free newsletters" for line in lines)
-    score += any(_SPELLED_DATE.match(line) for line in lines[:60])
-    score += any(_WEATHER.match(line) for line in lines[:60])
-    score += sum(1 for line in lines if line.isdigit() and len(line) <= 2) >= 2
-    score += filler > 0
-    return score >= 2
+    score = int(filler > 0) + ("Sign up for our free newsletters" in text)
+    score += sum(1 for line in lines if len(line) <= 2 and line.isdigit()) >= 2
+    if score == 0:  # the line checks below can add one point at most
+        return False
+    return score >= 2 or any(
+        _NEWSLETTER_LINE.match(line) for line in lines[:80] if line and len(line) <= 60
+    )
+
+
+def _is_section_name(line: str) -> bool:
+    if line in _SECTION_NAMES:
+        return True
+    return line.endswith(("view", "View")) and _SECTION_PATTERN.match(line) is not None
 
 
 def _tokenise(lines: list[str]) -> list[_Token]:
+    """Classify lines; most are paragraphs, so each check runs only where it could match."""
     tokens: list[_Token] = []
     expect_section_name = False
     for line in lines:
         if not line:
             continue
-        low = line.lower()
-        if low == "title icon":
-            expect_section_name = True
-            continue
-        if low in _NOISE or _BUREAU.match(line) or _FOOTER.match(line):
+        short = len(line) <= 60
+        if short:
+            low = line.lower()
+            if low == "title icon":
+                expect_section_name = True
+                continue
+            if low in _NOISE or (len(line) <= 12 and _BUREAU.match(line)):
+                continue
+        if "©" in line and _FOOTER.match(line):
             continue
         if expect_section_name:
             expect_section_name = False
             tokens.append(_Token("section", line))
-            continue
-        if _SIGNALS_START.match(line):
+        elif line[0] == "S" and _SIGNALS_START.match(line):
             tokens.append(_Token("signals", line))
-        elif marker := _MARKER.match(line):
+        elif line.endswith("Semafor Signals") and (marker := _MARKER.match(line)):
             tokens.append(_Token("marker", line, marker.group(1) or ""))
-        elif source := _SOURCE.match(line):
+        elif line[0] == "S" and (source := _SOURCE.match(line)):
             tokens.append(_Token("source", line, source.group(1).strip()))
-        elif len(line) <= 60 and _SECTION_NAME.match(line):
+        elif short and _is_section_name(line):
             tokens.append(_Token("section", line))
         else:
             tokens.append(_Token("text", line))
@@ -219,7 +249,7 @@ def _tokenise(lines: list[str]) -> list[_Token]:
 
 
 def _match_category(line: str) -> tuple[list[str], str | None] | None:
-    if len(line) > 60:
+    if len(line) > 60 or not line.replace(" ", "").isalpha():
         return None
     with_region, verticals_only, loose = _category_patterns()
     for pattern in (with_region, verticals_only, loose):
@@ -234,8 +264,7 @@ def _match_category(line: str) -> tuple[list[str], str | None] | None:
 def _split_verticals(glued: str) -> list[str]:
     if not glued:
         return []
-    names = sorted({*VERTICALS, *(n.title() for n in VERTICALS)}, key=len, reverse=True)
-    found = re.findall("|".join(re.escape(n) for n in names), glued)
+    found = _vertical_pattern().findall(glued)
     if "".join(found) != glued:  # an unknown vertical: keep the whole prefix as one
         found = [glued]
     out: list[str] = []
@@ -257,9 +286,13 @@ def _read_top(tokens: list[_Token]) -> _Top:
             marker_index = index
         elif token.kind == "text":
             line = token.text
-            if top.date is None and (date := _DATE.match(line)):
+            if top.date is None and line[-1] in "Tt" and (date := _DATE.match(line)):
                 top.date = date
-            elif not top.insights_from and (source := _INSIGHTS_FROM.match(line)):
+            elif (
+                not top.insights_from
+                and "nsights from" in line
+                and (source := _INSIGHTS_FROM.match(line))
+            ):
                 top.insights_from = split_outlets(source.group(1))
             elif top.category is None and (category := _match_category(line)) is not None:
                 top.category = category

@@ -40,7 +40,7 @@ def _looks_like_html(head: bytes) -> bool:
 
 
 def _looks_like_json(head: bytes) -> bool:
-    return head.lstrip()[:1] in (b"{", b"[")
+    return head[:1024].lstrip()[:1] in (b"{", b"[")
 
 
 def decode(data: bytes) -> str:
@@ -58,16 +58,16 @@ def parse_document(
     """Parse one document that is not a feed. Raises :class:`IngestError` with the reason."""
     suffix = Path(name).suffix.lower()
     kind = content_type.split(";")[0].strip().lower()
-    if not data.strip():
+    if not data or data.isspace():
         raise NotAStory("empty file: nothing to parse")
-    if b"\x00" in data[:4096]:
+    if data.find(b"\x00", 0, 4096) >= 0:
         raise NotAStory("a binary file, not a story page")
     if suffix == ".json" or kind == "application/json" or (suffix == "" and _looks_like_json(data)):
         return parse_story_json(decode(data))
     if (
         suffix in (".html", ".htm")
         or kind in ("text/html", "application/xhtml+xml")
-        or (_looks_like_html(data))
+        or _looks_like_html(data)
     ):
         return [parse_html(decode(data), url=url)]
     return [parse_text(decode(data), url=url)]

@@ -33,10 +33,13 @@ COLOUR = 0x2B6CB0
 _MARKDOWN = re.compile(r"([\\*_~`|>#\-\[\]()<:])")
 _MENTION_WORDS = re.compile(r"@(?=(?:here|everyone)\b)", re.I)
 _ZWSP = "\u200b"
+_ANY_SPECIAL = re.compile(r"[\\*_~`|>#\-\[\]()<:@]")
 
 
 def escape(text: str) -> str:
     """Make untrusted text inert in Discord markdown: no mentions, links or formatting."""
+    if _ANY_SPECIAL.search(text) is None:
+        return text
     text = _MARKDOWN.sub(r"\\\1", text)
     text = _MENTION_WORDS.sub("@" + _ZWSP, text)
     return text.replace(r"\:/", _ZWSP + r"\:/")

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from bot.domain import Story
 from bot.render import discord, slack, text
-from bot.render.model import Digest, card_from_story
+from bot.render.model import Digest, StoryCard, card_from_story
 
 Format = Literal["slack", "discord", "text"]
 FORMATS: tuple[Format, ...] = ("slack", "discord", "text")
@@ -14,7 +14,11 @@ FORMATS: tuple[Format, ...] = ("slack", "discord", "text")
 
 def render_story(story: Story, fmt: Format) -> dict[str, Any] | str:
     """The exact payload the bot sends for one story: a dict for Slack/Discord, text otherwise."""
-    card = card_from_story(story)
+    return render_card(card_from_story(story), fmt)
+
+
+def render_card(card: StoryCard, fmt: Format) -> dict[str, Any] | str:
+    """A story already cut down to a card, for one platform (build the card once, send many)."""
     if fmt == "slack":
         return slack.story_message(card)
     if fmt == "discord":

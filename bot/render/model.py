@@ -27,9 +27,18 @@ _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u3000]+")
 _SENTENCE_END = re.compile(r"[.!?][”\"’)\]]*(?=\s)")
 
 
+_DIRTY = re.compile(
+    "[\u0000-\u001f\u007f-\u00a0\u2000-\u200a\u202a-\u202e\u2066-\u2069\u3000]|\\s\\s"
+)
+
+
 def clean(text: str) -> str:
     """Untrusted text as one tidy line: no control characters, single spaces."""
-    text = _CONTROL.sub("", unicodedata.normalize("NFC", text))
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    if _DIRTY.search(text) is None:  # the common case: nothing to do
+        return text.strip()
+    text = _CONTROL.sub("", text)
     return _SPACES.sub(" ", text.replace("\r", " ").replace("\n", " ")).strip()
 
 
@@ -65,6 +74,10 @@ class Bullet:
     title: str
     sources: tuple[str, ...]
 
+    @property
+    def source_line(self) -> str:
+        return ", ".join(self.sources)
+
 
 @dataclass(frozen=True)
 class StoryCard:
@@ -77,6 +90,11 @@ class StoryCard:
     more_insights: int
     insights_from: tuple[str, ...]
     published_at: datetime | None
+
+    @property
+    def meta_line(self) -> str:
+        """'Europe · Security · Feb 27, 2024'."""
+        return " · ".join(self.meta)
 
     def shrunk(self, level: int) -> StoryCard:
         """A shorter version for tight platform limits; level 0 is the card itself."""

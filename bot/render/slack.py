@@ -31,8 +31,13 @@ _FORMAT = re.compile(r"([*_~`])")
 _MENTION_WORDS = re.compile(r"@(?=(?:here|channel|everyone)\b)", re.I)
 
 
+_SPECIAL = re.compile(r"[&<>*_~`@:]")
+
+
 def escape(text: str) -> str:
     """Make untrusted text inert in mrkdwn: no mentions, links or formatting."""
+    if _SPECIAL.search(text) is None:
+        return text
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = _FORMAT.sub(_JOINER + r"\1" + _JOINER, text)
     text = _MENTION_WORDS.sub("@" + _JOINER, text)
