@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import Clock, SystemClock
+from bot.commands import CommandService
 from bot.config import Settings
+from bot.delivery import DeliveryEngine, Sender
 from bot.ingest.fetch import USER_AGENT, Fetcher, ValidatorCache
 from bot.store import db
 from bot.store.stories import StoryStore, ValidatorStore
+from bot.store.subscriptions import DeliveryLedger, SubscriptionStore
 
 
 def make_fetcher(settings: Settings, *, cache: ValidatorCache | None = None) -> Fetcher:
@@ -28,11 +32,32 @@ class Core:
     engine: AsyncEngine
     stories: StoryStore
     validators: ValidatorStore
+    subscriptions: SubscriptionStore
+    ledger: DeliveryLedger
     clock: Clock = field(default_factory=SystemClock)
 
     def fetcher(self) -> Fetcher:
         """A fetcher that remembers validators in the database (use with ``async with``)."""
         return make_fetcher(self.settings, cache=self.validators)
+
+    def delivery(self, senders: Mapping[str, Sender]) -> DeliveryEngine:
+        return DeliveryEngine(
+            stories=self.stories,
+            subscriptions=self.subscriptions,
+            ledger=self.ledger,
+            senders=senders,
+            clock=self.clock,
+            grace=self.settings.catch_up_grace,
+        )
+
+    def commands(self, delivery: DeliveryEngine | None = None) -> CommandService:
+        return CommandService(
+            stories=self.stories,
+            subscriptions=self.subscriptions,
+            ledger=self.ledger,
+            clock=self.clock,
+            pusher=delivery,
+        )
 
     async def start(self) -> None:
         """Apply migrations; raises if the database cannot be reached."""
@@ -50,5 +75,7 @@ def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         engine=engine,
         stories=StoryStore(engine),
         validators=ValidatorStore(engine, clock),
+        subscriptions=SubscriptionStore(engine),
+        ledger=DeliveryLedger(engine),
         clock=clock,
     )

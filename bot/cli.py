@@ -8,8 +8,10 @@ reason; no traceback.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import signal
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
@@ -304,6 +306,59 @@ def regions_command() -> None:
             ", ".join(region.aliases) or "—",
         )
     out.print(table)
+
+
+@app.command()
+def run(
+    channel: Annotated[str, typer.Option(help="The console channel's name")] = "#general",
+    samples: Annotated[
+        bool, typer.Option(help="Load the bundled sample stories, newest an hour old")
+    ] = False,
+    member: Annotated[
+        bool, typer.Option(help="Act as a member who may not manage the channel")
+    ] = False,
+) -> None:
+    """Run the bot. With no Slack or Discord settings: the console channel."""
+    settings = _settings()
+    platforms = [
+        name
+        for name, value in (
+            ("Slack", settings.slack_bot_token),
+            ("Discord", settings.discord_token),
+        )
+        if value is not None
+    ]
+    if platforms:
+        _fail(
+            f"{' and '.join(platforms)} settings are set, but this build has only the console "
+            "channel; unset SIGNALBOT_SLACK_*/SIGNALBOT_DISCORD_* to use it"
+        )
+
+    async def serve(core: Core) -> None:
+        from adapters.console import ConsoleChannel
+        from bot.samples import demo_stories
+        from bot.service import BotService
+
+        if samples:
+            for story in demo_stories(core.clock.now()):
+                await core.stories.save(story, now=core.clock.now())
+        console = ConsoleChannel(
+            lambda sender: BotService(core, {sender.platform: sender}),
+            channel=channel,
+            can_manage=not member,
+        )
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            if task is not None:
+                loop.add_signal_handler(signum, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await console.run()  # on a signal, run() lets deliveries under way finish first
+
+    logging.getLogger().setLevel(settings.log_level.upper())
+    for noisy in ("alembic", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _run(lambda: _with_core(serve))
 
 
 @db_app.command("upgrade")

@@ -6,6 +6,7 @@ Built by :func:`load_settings`, never at import time, so tests and tools constru
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator
@@ -34,6 +35,12 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(None, description="Slack app token for Socket Mode")
     discord_token: SecretStr | None = Field(None, description="Discord bot token")
     log_level: str = Field("INFO", description="Logging level")
+    catch_up_grace: timedelta = Field(
+        timedelta(hours=6),
+        description="Missed pushes younger than this go out at start (seconds or PT6H)",
+    )
+    scan_interval: float = Field(5.0, gt=0, le=60, description="Seconds between due-scans")
+    feed_interval: float = Field(300.0, ge=30, description="Seconds between feed polls")
 
     @field_validator("feeds", mode="before")
     @classmethod

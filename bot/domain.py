@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, time
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -137,3 +139,99 @@ def story_id_for_text(title: str, published_at: datetime | None) -> str:
 
 def looks_like_story_id(text: str) -> bool:
     return bool(_ID_RE.match(text))
+
+
+Platform = Literal["console", "slack", "discord"]
+
+
+@dataclass(frozen=True)
+class ChannelRef:
+    """Where messages go: a channel of a workspace (Slack) or guild (Discord), or the console."""
+
+    platform: str
+    workspace: str
+    channel: str
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.workspace}/{self.channel}"
+
+
+DeliveryMode = Literal["digest", "instant"]
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What narrows a subscription: verticals, outlets, words that must or must not appear."""
+
+    topics: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.topics or self.sources or self.keywords or self.exclude)
+
+    def matches(self, story: Story) -> bool:
+        from bot.ingest.normalize import outlet_key
+
+        if self.topics and not set(self.topics) & set(story.verticals):
+            return False
+        if self.sources:
+            outlets = {outlet_key(s) for s in story.insights_from}
+            outlets |= {outlet_key(s) for i in story.insights for s in i.sources}
+            if not {outlet_key(s) for s in self.sources} & outlets:
+                return False
+        if self.keywords or self.exclude:
+            words = _words_of(story)
+            if self.keywords and not any(_has_phrase(words, k) for k in self.keywords):
+                return False
+            if any(_has_phrase(words, k) for k in self.exclude):
+                return False
+        return True
+
+
+def _words_of(story: Story) -> str:
+    parts = [story.title, *story.news, *(i.title for i in story.insights)]
+    parts.extend(i.body for i in story.insights)
+    return " " + " ".join(re.findall(r"\w+", " ".join(parts).lower())) + " "
+
+
+def _has_phrase(words: str, phrase: str) -> bool:
+    wanted = " ".join(re.findall(r"\w+", phrase.lower()))
+    return bool(wanted) and f" {wanted} " in words
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A channel's subscription to one region (a leaf region or a group)."""
+
+    channel: ChannelRef
+    region: str
+    push_time: time
+    timezone: str
+    days: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6)  # Monday is 0
+    mode: DeliveryMode = "digest"
+    filters: Filters = Filters()
+    paused: bool = False
+    paused_reason: str | None = None
+    id: int | None = None
+    next_push_at: datetime | None = None
+    last_push_at: datetime | None = None
+    last_result: str | None = None
+    failures: int = 0
+    created_at: datetime | None = None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def days_label(self) -> str:
+        if self.days == (0, 1, 2, 3, 4, 5, 6):
+            return "daily"
+        if self.days == (0, 1, 2, 3, 4):
+            return "weekdays"
+        if self.days == (5, 6):
+            return "weekends"
+        return ",".join(WEEKDAYS[d] for d in self.days)

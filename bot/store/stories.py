@@ -6,10 +6,10 @@ import hashlib
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Row, TextClause, bindparam, func, select, text
+from sqlalchemy import Row, TextClause, and_, bindparam, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -19,6 +19,7 @@ from bot.ingest.fetch import Validators
 from bot.store.tables import UTCDateTime, fetch_validators, stories
 
 SaveOutcome = Literal["new", "updated", "unchanged"]
+LATE_ARRIVAL_WINDOW = timedelta(hours=24)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -170,6 +171,43 @@ class StoryStore:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query.limit(limit))).scalars().all()
         return [Story.model_validate_json(data) for data in rows]
+
+    async def for_digest(
+        self, regions: Collection[str], *, since: datetime, limit: int = 200
+    ) -> list[Story]:
+        """Stories a push since ``since`` should consider, oldest first.
+
+        Those published since then, and those published up to a day earlier that only arrived
+        since then (a page ingested late is not lost between two pushes).
+        """
+        c = stories.c
+        late = and_(c.ingested_at >= since, c.sort_at >= since - LATE_ARRIVAL_WINDOW)
+        query = (
+            select(c.data)
+            .where(c.region.in_(sorted(regions)), or_(c.sort_at >= since, late))
+            .order_by(c.sort_at.desc(), c.seq.desc())
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).scalars().all()
+        return [Story.model_validate_json(data) for data in reversed(rows)]
+
+    async def ingested_since(
+        self, since: datetime, *, limit: int = 500
+    ) -> tuple[list[Story], datetime | None]:
+        """Stories first stored after ``since`` (oldest first) and the newest such time."""
+        c = stories.c
+        query = (
+            select(c.data, c.ingested_at)
+            .where(c.ingested_at > since)
+            .order_by(c.ingested_at)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        if not rows:
+            return [], None
+        return [Story.model_validate_json(r.data) for r in rows], rows[-1].ingested_at
 
     async def search(self, query: SearchQuery) -> list[Story]:
         """Stories matching every word (the last one as a prefix), best match first."""

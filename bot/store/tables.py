@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -81,4 +83,52 @@ fetch_validators = Table(
     Column("etag", Text, nullable=True),
     Column("last_modified", Text, nullable=True),
     Column("seen_at", UTCDateTime, nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", _SEQ, primary_key=True, autoincrement=True),
+    Column("platform", String(16), nullable=False),
+    Column("workspace", String(64), nullable=False),
+    Column("channel", String(128), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("push_time", String(5), nullable=False),  # HH:MM, local to `timezone`
+    Column("timezone", String(64), nullable=False),
+    Column("days", String(13), nullable=False),  # weekday numbers, Monday 0: "0,1,2,3,4"
+    Column("mode", String(8), nullable=False),
+    Column("filters", Text, nullable=False),  # JSON: topics, sources, keywords, exclude
+    Column("paused", Boolean, nullable=False),
+    Column("paused_reason", Text, nullable=True),
+    Column("next_push_at", UTCDateTime, nullable=True),
+    Column("last_push_at", UTCDateTime, nullable=True),
+    Column("last_result", Text, nullable=True),
+    Column("failures", Integer, nullable=False),
+    # A process pushing this subscription right now: its token and when it took the claim.
+    Column("claimed_by", String(32), nullable=True),
+    Column("claimed_at", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("platform", "workspace", "channel", "region", name="uq_subscriptions_target"),
+    Index("ix_subscriptions_due", "paused", "next_push_at"),
+)
+
+# One row per story delivered to a channel: the unique key is what makes delivery at most once,
+# across restarts and replicas.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", _SEQ, primary_key=True, autoincrement=True),
+    Column("platform", String(16), nullable=False),
+    Column("workspace", String(64), nullable=False),
+    Column("channel", String(128), nullable=False),
+    Column("story_id", String(16), nullable=False),
+    Column("subscription_id", BigInteger, nullable=True),
+    # "pending" from reservation until the platform accepted the message, then "sent".
+    Column("state", String(8), nullable=False),
+    Column("reserved_by", String(32), nullable=True),
+    Column("message_id", Text, nullable=True),
+    Column("delivered_at", UTCDateTime, nullable=False),
+    UniqueConstraint("platform", "workspace", "channel", "story_id", name="uq_deliveries_once"),
+    Index("ix_deliveries_pending", "state", "delivered_at"),
 )

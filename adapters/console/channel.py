@@ -1,0 +1,115 @@
+"""A terminal acting as one channel: it reads ``/signals ...`` lines, prints the answers, and
+prints every push to the channel as it would read in chat. Piped input works too (no prompt;
+the channel closes at the end of input), so a whole demo fits in one ``printf``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from bot.commands import COMMANDS, PREFIX, CommandContext, Reply
+from bot.delivery import Outgoing, RateLimits
+from bot.domain import ChannelRef
+from bot.render import text as text_render
+from bot.service import BotService
+
+PLATFORM = "console"
+WORKSPACE = "local"
+
+
+def render_reply(reply: Reply) -> str:
+    """A command's answer as plain text."""
+    parts = [reply.text] if reply.text else []
+    parts.extend(text_render.story_message(card) for card in reply.cards)
+    if reply.digest is not None:
+        parts.append(text_render.digest_message(reply.digest))
+    return "\n\n".join(parts)
+
+
+class ConsoleSender:
+    """Delivers pushes by printing them, as the channel would show them."""
+
+    platform = PLATFORM
+    limits = RateLimits()
+
+    def __init__(self, write: Callable[[str], None]) -> None:
+        self._write = write
+        self._sent = 0
+
+    async def send(self, message: Outgoing) -> str | None:
+        if message.digest is not None:
+            body = text_render.digest_message(message.digest)
+        elif message.card is not None:
+            body = text_render.story_message(message.card)
+        else:
+            body = message.notice or ""
+        self._sent += 1
+        self._write(f"\n[{message.channel.channel}] signalbot:\n{body}\n")
+        return f"console-{self._sent}"
+
+
+class ConsoleChannel:
+    """Runs the bot service with the console as its one channel."""
+
+    def __init__(
+        self,
+        service_factory: Callable[[ConsoleSender], BotService],
+        *,
+        channel: str = "#general",
+        user: str = "you",
+        can_manage: bool = True,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+    ) -> None:
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        self.sender = ConsoleSender(self.write)
+        self.service = service_factory(self.sender)
+        self.channel = ChannelRef(PLATFORM, WORKSPACE, channel)
+        self.context = CommandContext(self.channel, user, can_manage)
+        self.interactive = self.stdin.isatty()
+
+    def write(self, text: str) -> None:
+        self.stdout.write(text if text.endswith("\n") else text + "\n")
+        self.stdout.flush()
+
+    def _read_line(self) -> str | None:
+        if self.interactive:
+            try:
+                return input(f"{self.channel.channel}> ")
+            except EOFError:
+                return None
+        line = self.stdin.readline()
+        return line if line else None
+
+    async def handle_line(self, line: str) -> None:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return
+        if not line.lower().startswith(PREFIX):
+            first = line.split()[0].lower()
+            hint = f" (did you mean {PREFIX} {first}?)" if first in COMMANDS else ""
+            self.write(f"Commands start with {PREFIX}{hint}; type {PREFIX} help for the list.")
+            return
+        reply = await self.service.commands.handle(line, self.context)
+        self.write(render_reply(reply))
+
+    async def run(self) -> None:
+        """Serve until end of input (or 'exit'); then let deliveries under way finish."""
+        await self.service.start()
+        if self.interactive:
+            self.write(
+                f"signalbot console: you are in {self.channel.channel}. Type {PREFIX} help "
+                "to start, exit to leave."
+            )
+        try:
+            while True:
+                line = await asyncio.to_thread(self._read_line)
+                if line is None or line.strip().lower() in ("exit", "quit"):
+                    break
+                await self.handle_line(line)
+        finally:
+            await self.service.stop()

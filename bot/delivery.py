@@ -1,0 +1,514 @@
+"""Fan-out: digests and alerts to every channel, within each platform's rate limits.
+
+A push is claimed in the database (one process gets it), its stories are reserved in the
+delivery ledger (a story reaches a channel at most once), then sent with bounded concurrency.
+429s are honoured (``Retry-After``), server errors and timeouts are retried with backoff, and
+permanent failures (channel gone, bot removed, token revoked) pause a subscription after three
+in a row, with a notice in the channel where it still takes messages. One slow or broken
+channel never holds up the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time as monotonic_time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal, Protocol, TypeVar
+
+from bot import regions
+from bot.clock import Clock
+from bot.digests import FIRST_PUSH_WINDOW
+from bot.domain import ChannelRef, Story, Subscription
+from bot.render.model import Digest, StoryCard, build_digest, card_from_story
+from bot.schedule import local_day, next_push
+from bot.store.stories import StoryStore
+from bot.store.subscriptions import (
+    DeliveryLedger,
+    LedgerKey,
+    PushRecord,
+    SubscriptionStore,
+    ledger_key,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PAUSE_AFTER_FAILURES = 3
+CLAIM_LEASE = timedelta(minutes=10)
+RETRY_LATER = timedelta(minutes=10)
+MAX_ATTEMPTS = 5
+MAX_RATE_LIMIT_WAITS = 20
+DIGEST_STORY_CAP = 25
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for one channel: a digest, a single story, or a notice from the bot."""
+
+    channel: ChannelRef
+    digest: Digest | None = None
+    card: StoryCard | None = None
+    notice: str | None = None
+    # A stable key for the message (platforms that support it use it to drop duplicates).
+    idempotency_key: str | None = None
+
+
+class DeliveryError(Exception):
+    """A send that did not go through.
+
+    ``permanent``: the channel cannot take messages (gone, bot removed, token revoked).
+    ``retry_after``: the platform asked us to wait (HTTP 429); ``global_limit`` when the
+    wait applies to every channel.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        global_limit: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.global_limit = global_limit
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """A platform's limits: requests per second for the whole bot, messages per window per
+    channel, and requests per second per workspace."""
+
+    per_second: float | None = None
+    per_channel: tuple[int, float] | None = None
+    per_workspace: float | None = None
+
+
+class Sender(Protocol):
+    """Sends messages to one platform; raises :class:`DeliveryError` when a send fails."""
+
+    platform: str
+    limits: RateLimits
+
+    async def send(self, message: Outgoing) -> str | None:
+        """Send and return the platform's message id (if it has one)."""
+        ...
+
+
+class SlidingWindow:
+    """At most ``count`` acquisitions in any ``window`` seconds, first come first served."""
+
+    def __init__(self, count: int, window: float) -> None:
+        self.count = count
+        self.window = window
+        self._times: deque[float] = deque()
+        self._lock = asyncio.Lock()
+        self.blocked_until = 0.0
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = monotonic_time.monotonic()
+                while self._times and now - self._times[0] >= self.window:
+                    self._times.popleft()
+                wait = self.blocked_until - now
+                if len(self._times) >= self.count:
+                    wait = max(wait, self._times[0] + self.window - now)
+                if wait <= 0:
+                    self._times.append(now)
+                    return
+                await asyncio.sleep(wait)
+
+    def block(self, seconds: float) -> None:
+        self.blocked_until = max(self.blocked_until, monotonic_time.monotonic() + seconds)
+
+
+class Limiter:
+    """A platform's windows: one for the bot, one per workspace, one per channel."""
+
+    def __init__(self, limits: RateLimits) -> None:
+        self.limits = limits
+        self.global_window = (
+            SlidingWindow(max(1, round(limits.per_second)), 1.0) if limits.per_second else None
+        )
+        self._channels: dict[ChannelRef, SlidingWindow] = {}
+        self._workspaces: dict[str, SlidingWindow] = {}
+
+    def channel_window(self, channel: ChannelRef) -> SlidingWindow | None:
+        if self.limits.per_channel is None:
+            return None
+        window = self._channels.get(channel)
+        if window is None:
+            count, seconds = self.limits.per_channel
+            window = self._channels[channel] = SlidingWindow(count, seconds)
+        return window
+
+    async def acquire(self, channel: ChannelRef) -> None:
+        # The channel first: waiting for a busy channel must not hold a slot of the bot's.
+        window = self.channel_window(channel)
+        if window is not None:
+            await window.acquire()
+        if self.limits.per_workspace:
+            ws = self._workspaces.get(channel.workspace)
+            if ws is None:
+                ws = self._workspaces[channel.workspace] = SlidingWindow(
+                    max(1, round(self.limits.per_workspace)), 1.0
+                )
+            await ws.acquire()
+        if self.global_window is not None:
+            await self.global_window.acquire()
+
+    def back_off(self, channel: ChannelRef, seconds: float, *, everywhere: bool) -> None:
+        if everywhere and self.global_window is not None:
+            self.global_window.block(seconds)
+        window = self.channel_window(channel)
+        if window is not None:
+            window.block(seconds)
+
+
+Status = Literal["sent", "empty", "skipped", "failed", "retrying", "paused"]
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    subscription: Subscription
+    status: Status
+    stories: int = 0
+    detail: str = ""
+
+    @property
+    def summary(self) -> str:
+        name = regions.get(self.subscription.region).name
+        if self.status == "sent":
+            return (
+                f"Sent the {name} digest: {self.stories} stor{'y' if self.stories == 1 else 'ies'}."
+            )
+        if self.status == "empty":
+            return (
+                f"Nothing new for {name} since the last push. "
+                f"/signals latest {self.subscription.region} shows the newest stories."
+            )
+        return f"{name}: {self.detail}"
+
+
+@dataclass
+class _Plan:
+    sub: Subscription
+    stories: list[Story] = field(default_factory=list)
+    keys: list[LedgerKey] = field(default_factory=list)
+
+
+def _pause_reason(detail: str) -> str:
+    return f"paused after {PAUSE_AFTER_FAILURES} failed deliveries in a row: {detail}"
+
+
+class DeliveryEngine:
+    def __init__(
+        self,
+        *,
+        stories: StoryStore,
+        subscriptions: SubscriptionStore,
+        ledger: DeliveryLedger,
+        senders: Mapping[str, Sender],
+        clock: Clock,
+        grace: timedelta = timedelta(hours=6),
+        concurrency: int = 64,
+        batch: int = 1000,
+    ) -> None:
+        self.stories = stories
+        self.subscriptions = subscriptions
+        self.ledger = ledger
+        self.senders = dict(senders)
+        self.clock = clock
+        self.grace = grace
+        self.batch = batch
+        self.token = uuid.uuid4().hex[:16]
+        self._gate = asyncio.Semaphore(concurrency)
+        self._limiters = {name: Limiter(s.limits) for name, s in self.senders.items()}
+        self._inflight: set[asyncio.Task[object]] = set()
+        self._closing = False
+
+    # ---- scheduled pushes -------------------------------------------------------------
+
+    async def run_due(self) -> list[PushOutcome]:
+        """One due-scan: claim every due push and deliver them all."""
+        if self._closing:
+            return []
+        now = self.clock.now()
+        await self.ledger.release_stale(older_than=now - CLAIM_LEASE)
+        claimed = await self.subscriptions.claim_due(
+            now, self.token, stale_before=now - CLAIM_LEASE, platforms=self.senders
+        )
+        outcomes: list[PushOutcome] = []
+        for start in range(0, len(claimed), self.batch):
+            outcomes.extend(await self._push_batch(claimed[start : start + self.batch], now))
+        return outcomes
+
+    async def _push_batch(self, subs: list[Subscription], now: datetime) -> list[PushOutcome]:
+        records: list[PushRecord] = []
+        outcomes: list[PushOutcome] = []
+        live: list[Subscription] = []
+        for sub in subs:
+            slot = sub.next_push_at or now
+            if now - slot > self.grace:
+                log.warning(
+                    "skipping push of %s to %s due %s: older than the %s grace window",
+                    sub.region, sub.channel, slot.isoformat(), self.grace,
+                )  # fmt: skip
+                records.append(
+                    self._record(
+                        sub, now, f"missed the push due {slot:%Y-%m-%d %H:%M} UTC (bot was down)"
+                    )
+                )
+                outcomes.append(PushOutcome(sub, "skipped", detail="missed while the bot was down"))
+            else:
+                live.append(sub)
+        plans = await self._plan(live, now)
+        results = await self._send_plans(plans, now)
+        for plan, (status, detail) in zip(plans, results, strict=True):
+            sub = plan.sub
+            if status == "empty":
+                records.append(
+                    self._record(
+                        sub, now, f"nothing new at {now:%Y-%m-%d %H:%M} UTC", pushed_at=None
+                    )
+                )
+            elif status == "sent":
+                records.append(
+                    self._record(sub, now, f"sent {len(plan.stories)} stories", pushed_at=now)
+                )
+            elif status == "retrying":
+                retry = min(now + RETRY_LATER, self._following(sub, now))
+                result = f"delivery failed ({detail}); retrying at {retry:%H:%M} UTC"
+                records.append(PushRecord(sub.id or 0, retry, result, failures=sub.failures))
+            else:  # failed permanently
+                failures = sub.failures + 1
+                reason = _pause_reason(detail) if failures >= PAUSE_AFTER_FAILURES else None
+                if reason:
+                    status = "paused"
+                    self._spawn(self._notice(sub, reason))
+                following = self._following(sub, now)
+                records.append(
+                    PushRecord(
+                        sub.id or 0, following, f"delivery failed: {detail}",
+                        failures=failures, pause_reason=reason,
+                    )
+                )  # fmt: skip
+            outcomes.append(PushOutcome(sub, status, len(plan.stories), detail))
+        await self.subscriptions.finish(self.token, records)
+        return outcomes
+
+    def _following(self, sub: Subscription, now: datetime) -> datetime:
+        slot = sub.next_push_at or now
+        return next_push(
+            sub.push_time, sub.timezone, sub.days, max(now, slot),
+            last_local_day=local_day(slot, sub.timezone),
+        )  # fmt: skip
+
+    def _record(
+        self, sub: Subscription, now: datetime, result: str, *, pushed_at: datetime | None = None
+    ) -> PushRecord:
+        return PushRecord(
+            sub.id or 0, self._following(sub, now), result, failures=0, pushed_at=pushed_at
+        )
+
+    async def _plan(self, subs: list[Subscription], now: datetime) -> list[_Plan]:
+        """Each subscription's stories (regions, filters, not yet delivered), reserved."""
+        cache: dict[tuple[frozenset[str], datetime], list[Story]] = {}
+        plans = []
+        for sub in subs:
+            since = sub.last_push_at or (now - FIRST_PUSH_WINDOW)
+            window = (regions.leaves(sub.region), since)
+            if window not in cache:
+                cache[window] = await self.stories.for_digest(window[0], since=since)
+            plans.append(_Plan(sub, [s for s in cache[window] if sub.filters.matches(s)]))
+        candidate_ids = {s.id for plan in plans for s in plan.stories}
+        done = await self.ledger.delivered_to([p.sub.channel for p in plans], candidate_ids)
+        wanted: list[tuple[ChannelRef, str, int | None]] = []
+        seen: set[LedgerKey] = set()
+        for plan in plans:
+            fresh = []
+            for story in plan.stories:
+                key = ledger_key(plan.sub.channel, story.id)
+                # two subscriptions of one channel (europe and uk) never send a story twice
+                if key not in done and key not in seen:
+                    seen.add(key)
+                    fresh.append(story)
+            fresh.sort(key=lambda s: s.published_at or now, reverse=True)
+            plan.stories = fresh[:DIGEST_STORY_CAP]
+            wanted.extend((plan.sub.channel, s.id, plan.sub.id) for s in plan.stories)
+        got = await self.ledger.reserve(wanted, token=self.token, at=now)
+        for plan in plans:
+            plan.stories = [s for s in plan.stories if ledger_key(plan.sub.channel, s.id) in got]
+            plan.keys = [ledger_key(plan.sub.channel, s.id) for s in plan.stories]
+        return plans
+
+    async def _send_plans(self, plans: list[_Plan], now: datetime) -> list[tuple[Status, str]]:
+        async def one(plan: _Plan) -> tuple[Status, str, str | None]:
+            if not plan.stories:
+                return "empty", "", None
+            digest = build_digest(
+                plan.sub.region, local_day(now, plan.sub.timezone), plan.stories,
+                more_hint=f"/signals latest {plan.sub.region}",
+            )  # fmt: skip
+            key = f"{plan.sub.id}-{plan.keys[0][3]}-{len(plan.keys)}"
+            return await self._deliver(
+                Outgoing(plan.sub.channel, digest=digest, idempotency_key=key)
+            )
+
+        results = await asyncio.gather(*(one(plan) for plan in plans))
+        sent: list[tuple[LedgerKey, str | None]] = []
+        released: list[LedgerKey] = []
+        for plan, (status, _detail, message_id) in zip(plans, results, strict=True):
+            if status == "sent":
+                sent.extend((key, message_id) for key in plan.keys)
+            else:
+                released.extend(plan.keys)
+        await self.ledger.settle(
+            token=self.token, sent=sent, released=released, at=self.clock.now()
+        )
+        return [(status, detail) for status, detail, _ in results]
+
+    async def _deliver(self, message: Outgoing) -> tuple[Status, str, str | None]:
+        """Send with limits, 429 waits and retries: sent, retrying (transient) or failed."""
+        sender = self.senders[message.channel.platform]
+        limiter = self._limiters[message.channel.platform]
+        async with self._gate:
+            attempt = waits = 0
+            while True:
+                await limiter.acquire(message.channel)
+                try:
+                    message_id = await sender.send(message)
+                    return "sent", "", message_id
+                except DeliveryError as error:
+                    if error.permanent:
+                        return "failed", error.reason, None
+                    if error.retry_after is not None:
+                        # asked to wait: not a failure, but give up on absurd waits
+                        if error.retry_after > 300:
+                            return "retrying", error.reason, None
+                        limiter.back_off(
+                            message.channel, error.retry_after, everywhere=error.global_limit
+                        )
+                        waits += 1
+                        if waits >= MAX_RATE_LIMIT_WAITS:
+                            return "retrying", error.reason, None
+                        continue
+                    attempt += 1
+                    if attempt >= MAX_ATTEMPTS:
+                        return "retrying", error.reason, None
+                    await asyncio.sleep(
+                        min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random())
+                    )
+                except Exception as error:  # a bug in a sender must not stop the others
+                    log.exception("sender %s failed on %s", sender.platform, message.channel)
+                    return "retrying", f"internal error ({error.__class__.__name__})", None
+
+    async def _count_failure(self, sub: Subscription, result: str, detail: str) -> None:
+        """A failure outside a claimed push; pauses (with a notice) at the third in a row."""
+        if sub.id is None:
+            return
+        updated = await self.subscriptions.record_failure(
+            sub.id, result=result, pause_after=PAUSE_AFTER_FAILURES,
+            pause_reason=_pause_reason(detail),
+        )  # fmt: skip
+        if updated is not None and updated.paused and not sub.paused:
+            self._spawn(self._notice(sub, updated.paused_reason or _pause_reason(detail)))
+
+    async def _notice(self, sub: Subscription, reason: str) -> None:
+        text = (
+            f"signalbot paused this channel's {regions.get(sub.region).name} subscription: "
+            f"{reason}. Fix the problem, then type /signals resume {sub.region}."
+        )
+        try:
+            await self.senders[sub.channel.platform].send(Outgoing(sub.channel, notice=text))
+        except DeliveryError as error:
+            log.info("pause notice to %s not delivered: %s", sub.channel, error.reason)
+
+    # ---- send-now and instant alerts ---------------------------------------------------
+
+    async def push_now(self, sub: Subscription) -> PushOutcome:
+        """Deliver a subscription's digest now; the scheduled push then carries only newer."""
+        now = self.clock.now()
+        (plan,) = await self._plan([sub], now)
+        ((status, detail),) = await self._send_plans([plan], now)
+        if status == "sent" and sub.id is not None:
+            await self.subscriptions.record_success(
+                sub.id, result=f"sent {len(plan.stories)} stories (send-now)", pushed_at=now
+            )
+        elif status == "failed":
+            await self._count_failure(sub, f"delivery failed: {detail}", detail)
+        if status in ("failed", "retrying"):
+            return PushOutcome(sub, status, 0, f"the digest could not be delivered ({detail})")
+        return PushOutcome(sub, status, len(plan.stories), detail)
+
+    async def deliver_instant(self, stories: Iterable[Story]) -> int:
+        """Send each new story to the instant subscribers it matches; how many went out."""
+        stories = list(stories)
+        if not stories or self._closing:
+            return 0
+        subs = [s for s in await self.subscriptions.instant_subscribers()
+                if s.channel.platform in self.senders]  # fmt: skip
+        pairs = [
+            (sub, story)
+            for sub in subs
+            for story in stories
+            if story.region in regions.leaves(sub.region) and sub.filters.matches(story)
+        ]
+        if not pairs:
+            return 0
+        now = self.clock.now()
+        got = await self.ledger.reserve(
+            [(sub.channel, story.id, sub.id) for sub, story in pairs], token=self.token, at=now
+        )
+        todo = [(sub, story) for sub, story in pairs if ledger_key(sub.channel, story.id) in got]
+
+        async def one(sub: Subscription, story: Story) -> tuple[Status, str, str | None]:
+            return await self._deliver(
+                Outgoing(
+                    sub.channel, card=card_from_story(story), idempotency_key=f"{sub.id}-{story.id}"
+                )
+            )
+
+        results = await asyncio.gather(*(one(sub, story) for sub, story in todo))
+        sent, released = [], []
+        for (sub, story), (status, detail, message_id) in zip(todo, results, strict=True):
+            key = ledger_key(sub.channel, story.id)
+            if status == "sent":
+                sent.append((key, message_id))
+            else:
+                released.append(key)
+                if status == "failed":
+                    await self._count_failure(sub, f"alert failed: {detail}", detail)
+        await self.ledger.settle(
+            token=self.token, sent=sent, released=released, at=self.clock.now()
+        )
+        return len(sent)
+
+    # ---- life cycle --------------------------------------------------------------------
+
+    def _spawn(self, work: Awaitable[object]) -> None:
+        task: asyncio.Task[object] = asyncio.ensure_future(work)
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+
+    async def track(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` as in-flight delivery: :meth:`drain` waits for it to finish."""
+        task: asyncio.Task[T] = asyncio.ensure_future(work())
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        return await asyncio.shield(task)
+
+    async def drain(self, within: float = 30.0) -> None:
+        """Stop taking new work and wait for deliveries under way (SIGTERM)."""
+        self._closing = True
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=within)

@@ -1,0 +1,93 @@
+"""The running bot: APScheduler jobs for due-scans, instant alerts and feed polling.
+
+Every adapter (console, Slack, Discord) runs this same service with its own senders. The
+scheduler only wakes the jobs; which pushes are due, and who sends them, is settled in the
+database (see :mod:`bot.delivery`), so any number of replicas can run side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
+
+from bot.app import Core
+from bot.commands import CommandService
+from bot.delivery import DeliveryEngine, PushOutcome, Sender
+from bot.domain import Story
+from bot.ingest.sources import read_source
+
+log = logging.getLogger(__name__)
+
+
+class BotService:
+    def __init__(self, core: Core, senders: Mapping[str, Sender]) -> None:
+        self.core = core
+        self.delivery: DeliveryEngine = core.delivery(senders)
+        self.commands: CommandService = core.commands(self.delivery)
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+        self._watermark: datetime | None = None
+        self._scan_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Start the jobs; the first due-scan (catch-up after downtime) runs at once."""
+        now = self.core.clock.now()
+        self._watermark = now - self.core.settings.catch_up_grace
+        settings = self.core.settings
+        self.scheduler.add_job(
+            self.scan, "interval", seconds=settings.scan_interval, next_run_time=datetime.now(UTC),
+            id="due-scan", max_instances=1, coalesce=True, misfire_grace_time=None,
+        )  # fmt: skip
+        if settings.feeds:
+            self.scheduler.add_job(
+                self.poll_feeds, "interval", seconds=settings.feed_interval,
+                next_run_time=datetime.now(UTC), id="feed-poll", max_instances=1, coalesce=True,
+                misfire_grace_time=None,
+            )  # fmt: skip
+        self.scheduler.start()
+
+    async def scan(self) -> list[PushOutcome]:
+        """One due-scan plus one look for newly stored stories for instant subscribers."""
+        async with self._scan_lock:
+            outcomes: list[PushOutcome] = []
+            try:
+                outcomes = await self.delivery.track(self.delivery.run_due)
+                await self.instant_scan()
+            except Exception:  # the next scan tries again; the job must keep running
+                log.exception("due-scan failed")
+            return outcomes
+
+    async def instant_scan(self) -> int:
+        """Alerts for stories stored since the last look (by this or any other process)."""
+        since = self._watermark or self.core.clock.now()
+        stories, newest = await self.core.stories.ingested_since(since)
+        if newest is not None:
+            self._watermark = newest
+        return await self.delivery.deliver_instant(stories)
+
+    async def poll_feeds(self) -> list[Story]:
+        """Fetch every configured feed (conditional GETs) and store what is new or changed."""
+        changed: list[Story] = []
+        async with self.core.fetcher() as fetcher:
+            for feed in self.core.settings.feeds:
+                async for parsed in read_source(feed, fetcher):
+                    if parsed.story is not None:
+                        outcome = await self.core.stories.save(
+                            parsed.story, now=self.core.clock.now()
+                        )
+                        if outcome != "unchanged":
+                            changed.append(parsed.story)
+                    elif parsed.error:
+                        log.warning("feed %s: %s: %s", feed, parsed.source, parsed.error)
+        if changed:
+            await self.instant_scan()
+        return changed
+
+    async def stop(self) -> None:
+        """Stop the jobs and let deliveries under way finish (SIGTERM)."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        await self.delivery.drain()

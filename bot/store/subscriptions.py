@@ -1,0 +1,454 @@
+"""Subscriptions per channel, the atomic claim of due pushes, and the delivery ledger."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any, cast
+
+from sqlalchemy import RowMapping, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.domain import ChannelRef, DeliveryMode, Filters, Subscription
+from bot.store.tables import UTCDateTime, deliveries, subscriptions
+
+_c = subscriptions.c
+
+
+def _filters_json(filters: Filters) -> str:
+    return json.dumps(
+        {
+            "topics": list(filters.topics),
+            "sources": list(filters.sources),
+            "keywords": list(filters.keywords),
+            "exclude": list(filters.exclude),
+        }
+    )
+
+
+def _from_row(row: RowMapping) -> Subscription:
+    raw = json.loads(row["filters"])
+    hour, minute = (int(x) for x in row["push_time"].split(":"))
+    return Subscription(
+        id=int(row["id"]),
+        channel=ChannelRef(row["platform"], row["workspace"], row["channel"]),
+        region=row["region"],
+        push_time=time(hour, minute),
+        timezone=row["timezone"],
+        days=tuple(int(d) for d in row["days"].split(",") if d),
+        mode=cast(DeliveryMode, row["mode"]),
+        filters=Filters(
+            topics=tuple(raw.get("topics", ())),
+            sources=tuple(raw.get("sources", ())),
+            keywords=tuple(raw.get("keywords", ())),
+            exclude=tuple(raw.get("exclude", ())),
+        ),
+        paused=bool(row["paused"]),
+        paused_reason=row["paused_reason"],
+        next_push_at=row["next_push_at"],
+        last_push_at=row["last_push_at"],
+        last_result=row["last_result"],
+        failures=int(row["failures"]),
+        created_at=row["created_at"],
+    )
+
+
+def _values(sub: Subscription) -> dict[str, Any]:
+    return {
+        "push_time": sub.push_time.strftime("%H:%M"),
+        "timezone": sub.timezone,
+        "days": ",".join(str(d) for d in sub.days),
+        "mode": sub.mode,
+        "filters": _filters_json(sub.filters),
+        "paused": sub.paused,
+        "paused_reason": sub.paused_reason,
+        "next_push_at": sub.next_push_at,
+    }
+
+
+def _where_channel(channel: ChannelRef) -> Any:
+    return and_(
+        _c.platform == channel.platform,
+        _c.workspace == channel.workspace,
+        _c.channel == channel.channel,
+    )
+
+
+@dataclass(frozen=True)
+class PushRecord:
+    """How one claimed push ended: what to store on the subscription."""
+
+    subscription_id: int
+    next_push_at: datetime | None
+    result: str
+    failures: int
+    pushed_at: datetime | None = None  # set when a digest went out: the next one starts here
+    pause_reason: str | None = None
+
+
+class SubscriptionStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def save(self, sub: Subscription, *, now: datetime) -> tuple[Subscription, bool]:
+        """Create the channel's subscription to this region, or update the one it has.
+
+        Returns the stored subscription and whether it was created.
+        """
+        where = and_(_where_channel(sub.channel), _c.region == sub.region)
+        for _ in range(2):  # a concurrent first subscribe: the loser updates instead
+            try:
+                async with self.engine.begin() as conn:
+                    found = (await conn.execute(select(_c.id).where(where))).first()
+                    if found is None:
+                        await conn.execute(
+                            insert(subscriptions).values(
+                                platform=sub.channel.platform,
+                                workspace=sub.channel.workspace,
+                                channel=sub.channel.channel,
+                                region=sub.region,
+                                failures=0,
+                                created_at=now,
+                                updated_at=now,
+                                **_values(sub),
+                            )
+                        )
+                    else:
+                        await conn.execute(
+                            update(subscriptions)
+                            .where(_c.id == found.id)
+                            .values(updated_at=now, failures=0, **_values(sub))
+                        )
+                    row = (await conn.execute(select(subscriptions).where(where))).mappings().one()
+                    return _from_row(row), found is None
+            except IntegrityError:
+                continue
+        raise RuntimeError("subscription could not be saved")
+
+    async def for_channel(self, channel: ChannelRef) -> list[Subscription]:
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(subscriptions).where(_where_channel(channel)).order_by(_c.region)
+                )
+            ).mappings()
+            return [_from_row(r) for r in rows]
+
+    async def get(self, sub_id: int) -> Subscription | None:
+        async with self.engine.connect() as conn:
+            row = (
+                (await conn.execute(select(subscriptions).where(_c.id == sub_id)))
+                .mappings()
+                .first()
+            )
+        return _from_row(row) if row else None
+
+    async def delete(self, channel: ChannelRef, regions: Collection[str] | None) -> int:
+        """Remove these regions' subscriptions (all when ``regions`` is None); how many went."""
+        where = _where_channel(channel)
+        if regions is not None:
+            where = and_(where, _c.region.in_(list(regions)))
+        async with self.engine.begin() as conn:
+            result = await conn.execute(subscriptions.delete().where(where))
+        return int(result.rowcount or 0)
+
+    async def set_paused(
+        self,
+        channel: ChannelRef,
+        regions: Collection[str] | None,
+        *,
+        paused: bool,
+        reason: str | None,
+        now: datetime,
+        next_push: dict[int, datetime] | None = None,
+    ) -> int:
+        """Pause or resume; resuming clears the failure count and sets each next push."""
+        where = _where_channel(channel)
+        if regions is not None:
+            where = and_(where, _c.region.in_(list(regions)))
+        async with self.engine.begin() as conn:
+            if paused or not next_push:
+                values: dict[str, Any] = {"paused": paused, "paused_reason": reason}
+                if not paused:
+                    values["failures"] = 0
+                result = await conn.execute(
+                    update(subscriptions).where(where).values(updated_at=now, **values)
+                )
+                return int(result.rowcount or 0)
+            changed = 0
+            for sub_id, when in next_push.items():
+                result = await conn.execute(
+                    update(subscriptions)
+                    .where(and_(where, _c.id == sub_id))
+                    .values(
+                        paused=False,
+                        paused_reason=None,
+                        failures=0,
+                        next_push_at=when,
+                        updated_at=now,
+                    )
+                )
+                changed += int(result.rowcount or 0)
+            return changed
+
+    async def claim_due(
+        self,
+        now: datetime,
+        token: str,
+        *,
+        stale_before: datetime,
+        platforms: Collection[str] | None = None,
+        limit: int = 20000,
+    ) -> list[Subscription]:
+        """Atomically take every due push nobody holds (or whose holder died): one statement.
+
+        Any number of processes sharing the database can run this at once; each due
+        subscription is returned to exactly one of them. A claim older than ``stale_before``
+        belongs to a process that died mid-push and is taken over.
+        """
+        free = or_(_c.claimed_by.is_(None), _c.claimed_at < stale_before)
+        due = and_(_c.paused.is_(False), _c.next_push_at <= now, free)
+        if platforms is not None:  # each process pushes only for the platforms it serves
+            due = and_(due, _c.platform.in_(sorted(platforms)))
+        chosen = select(_c.id).where(due).order_by(_c.next_push_at).limit(limit)
+        if self.engine.dialect.name == "postgresql":
+            chosen = chosen.with_for_update(skip_locked=True)
+        statement = (
+            update(subscriptions)
+            .where(_c.id.in_(chosen.scalar_subquery()), due)  # re-checked under the row lock
+            .values(claimed_by=token, claimed_at=now)
+            .returning(*subscriptions.c)
+        )
+        async with self.engine.begin() as conn:
+            rows = (await conn.execute(statement)).mappings().all()
+        return sorted((_from_row(r) for r in rows), key=lambda s: s.next_push_at or now)
+
+    async def finish(self, token: str, outcomes: list[PushRecord]) -> None:
+        """Write how claimed pushes went and release the claims, in one transaction."""
+        if not outcomes:
+            return
+        statement = (
+            update(subscriptions)
+            .where(_c.id == bindparam("b_id"), _c.claimed_by == bindparam("b_token"))
+            .values(
+                next_push_at=bindparam("b_next", type_=UTCDateTime),
+                last_push_at=func.coalesce(bindparam("b_last", type_=UTCDateTime), _c.last_push_at),
+                last_result=bindparam("b_result"),
+                failures=bindparam("b_failures"),
+                paused=bindparam("b_paused"),
+                paused_reason=bindparam("b_reason"),
+                claimed_by=None,
+                claimed_at=None,
+            )
+        )
+        params = [
+            {
+                "b_id": o.subscription_id,
+                "b_token": token,
+                "b_next": o.next_push_at,
+                "b_last": o.pushed_at,
+                "b_result": o.result,
+                "b_failures": o.failures,
+                "b_paused": o.pause_reason is not None,
+                "b_reason": o.pause_reason,
+            }
+            for o in outcomes
+        ]
+        async with self.engine.begin() as conn:
+            await conn.execute(statement, params)
+
+    async def instant_subscribers(self) -> list[Subscription]:
+        """Unpaused subscriptions in instant mode."""
+        async with self.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(subscriptions).where(_c.mode == "instant", _c.paused.is_(False))
+                )
+            ).mappings()
+            return [_from_row(r) for r in rows]
+
+    async def record_failure(
+        self, sub_id: int, *, result: str, pause_after: int, pause_reason: str
+    ) -> Subscription | None:
+        """Count a failed delivery outside a claimed push (instant alerts, send-now)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(subscriptions)
+                .where(_c.id == sub_id)
+                .values(failures=_c.failures + 1, last_result=result)
+            )
+            await conn.execute(
+                update(subscriptions)
+                .where(_c.id == sub_id, _c.failures >= pause_after, _c.paused.is_(False))
+                .values(paused=True, paused_reason=pause_reason)
+            )
+            row = (
+                (await conn.execute(select(subscriptions).where(_c.id == sub_id)))
+                .mappings()
+                .first()
+            )
+        return _from_row(row) if row else None
+
+    async def record_success(self, sub_id: int, *, result: str, pushed_at: datetime | None) -> None:
+        values: dict[str, Any] = {"failures": 0, "last_result": result}
+        if pushed_at is not None:
+            values["last_push_at"] = pushed_at
+        async with self.engine.begin() as conn:
+            await conn.execute(update(subscriptions).where(_c.id == sub_id).values(**values))
+
+    async def count(self) -> int:
+        async with self.engine.connect() as conn:
+            return int(
+                (await conn.execute(select(func.count()).select_from(subscriptions))).scalar_one()
+            )
+
+
+LedgerKey = tuple[str, str, str, str]  # platform, workspace, channel, story id
+
+
+def ledger_key(channel: ChannelRef, story_id: str) -> LedgerKey:
+    return (channel.platform, channel.workspace, channel.channel, story_id)
+
+
+class DeliveryLedger:
+    """Which stories each channel has been sent: at most once per (channel, story).
+
+    A push first reserves its rows (``pending``); the unique key means two processes can
+    never both reserve one story for one channel. After the platform accepts the message the
+    rows become ``sent``; if sending fails they are released so a later push carries them.
+    Rows left ``pending`` by a process that died are released by :meth:`release_stale`.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    async def delivered(self, channel: ChannelRef, story_ids: Collection[str]) -> set[str]:
+        """The ids among ``story_ids`` this channel has been sent (or is being sent)."""
+        found = await self.delivered_to([channel], story_ids)
+        return {key[3] for key in found}
+
+    async def delivered_to(
+        self, channels: Collection[ChannelRef], story_ids: Collection[str]
+    ) -> set[LedgerKey]:
+        """The (channel, story) pairs among these that are sent or being sent."""
+        if not channels or not story_ids:
+            return set()
+        d = deliveries.c
+        wanted = {(c.platform, c.workspace, c.channel) for c in channels}
+        found: set[LedgerKey] = set()
+        ids = sorted(set(story_ids))
+        async with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                query = select(d.platform, d.workspace, d.channel, d.story_id).where(
+                    d.story_id.in_(ids[start : start + 500])
+                )
+                if len(wanted) == 1:
+                    ((platform, workspace, channel),) = wanted
+                    query = query.where(
+                        d.platform == platform, d.workspace == workspace, d.channel == channel
+                    )
+                rows = await conn.execute(query)
+                found.update(
+                    (r.platform, r.workspace, r.channel, r.story_id)
+                    for r in rows
+                    if (r.platform, r.workspace, r.channel) in wanted
+                )
+        return found
+
+    async def reserve(
+        self, rows: list[tuple[ChannelRef, str, int | None]], *, token: str, at: datetime
+    ) -> set[LedgerKey]:
+        """Reserve (channel, story) rows; returns those this call got (the rest were taken)."""
+        if not rows:
+            return set()
+        d = deliveries.c
+        values = [
+            {
+                "platform": channel.platform,
+                "workspace": channel.workspace,
+                "channel": channel.channel,
+                "story_id": story_id,
+                "subscription_id": sub_id,
+                "state": "pending",
+                "reserved_by": token,
+                "delivered_at": at,
+            }
+            for channel, story_id, sub_id in rows
+        ]
+        insert_ = pg_insert if self._postgres else sqlite_insert
+        got: set[LedgerKey] = set()
+        async with self.engine.begin() as conn:
+            for start in range(0, len(values), 500):
+                statement = (
+                    insert_(deliveries)
+                    .values(values[start : start + 500])
+                    .on_conflict_do_nothing(
+                        index_elements=["platform", "workspace", "channel", "story_id"]
+                    )
+                    .returning(d.platform, d.workspace, d.channel, d.story_id)
+                )
+                result = await conn.execute(statement)
+                got.update((r.platform, r.workspace, r.channel, r.story_id) for r in result)
+        return got
+
+    async def settle(
+        self,
+        *,
+        token: str,
+        sent: list[tuple[LedgerKey, str | None]],
+        released: list[LedgerKey],
+        at: datetime,
+    ) -> None:
+        """Mark sent rows (with the platform's message id) and drop released ones."""
+        d = deliveries.c
+        match = and_(
+            d.platform == bindparam("k_platform"),
+            d.workspace == bindparam("k_workspace"),
+            d.channel == bindparam("k_channel"),
+            d.story_id == bindparam("k_story"),
+            d.reserved_by == bindparam("k_token"),
+        )
+
+        def params(key: LedgerKey) -> dict[str, Any]:
+            return {"k_platform": key[0], "k_workspace": key[1], "k_channel": key[2],
+                    "k_story": key[3], "k_token": token}  # fmt: skip
+
+        async with self.engine.begin() as conn:
+            if sent:
+                await conn.execute(
+                    update(deliveries)
+                    .where(match)
+                    .values(
+                        state="sent",
+                        message_id=bindparam("k_message"),
+                        delivered_at=bindparam("k_at", type_=UTCDateTime),
+                    ),
+                    [{**params(key), "k_message": message, "k_at": at} for key, message in sent],
+                )
+            if released:
+                await conn.execute(
+                    deliveries.delete().where(match, d.state == "pending"),
+                    [params(key) for key in released],
+                )
+
+    async def release_stale(self, *, older_than: datetime) -> int:
+        """Drop reservations a dead process left pending, so their stories go out again."""
+        d = deliveries.c
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                deliveries.delete().where(d.state == "pending", d.delivered_at < older_than)
+            )
+        return int(result.rowcount or 0)
+
+    async def count_sent(self) -> int:
+        d = deliveries.c
+        async with self.engine.connect() as conn:
+            return int(
+                (await conn.execute(select(func.count()).where(d.state == "sent"))).scalar_one()
+            )
