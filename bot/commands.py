@@ -232,16 +232,20 @@ def parse_subscribe(args: str) -> SubscribeRequest:
             )
         request = replace(request, mode=mode)
     if "topics" in options:
-        topics = []
         known = sorted(set(VERTICALS.values()))
-        for name in _split_list(" ".join(options["topics"]).replace(" ", ",")):
-            key = vertical_key(name)
-            if key not in known:
-                raise CommandError(
-                    f'"{name}" is not a topic.{_suggest(key, known)} Topics: {", ".join(known)}.'
-                )
-            if key not in topics:
-                topics.append(key)
+        topics: list[str] = []
+        for part in _split_list(" ".join(options["topics"])):
+            # "net zero" is one topic; "security business" is two
+            names = [part] if vertical_key(part) in known else part.split()
+            for name in names:
+                key = vertical_key(name)
+                if key not in known:
+                    raise CommandError(
+                        f'"{name}" is not a topic.{_suggest(key, known)} '
+                        f"Topics: {', '.join(known)}."
+                    )
+                if key not in topics:
+                    topics.append(key)
         request = replace(request, topics=tuple(topics))
     if "sources" in options:
         request = replace(

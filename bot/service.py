@@ -31,6 +31,7 @@ class BotService:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._watermark: datetime | None = None
         self._scan_lock = asyncio.Lock()
+        self._stopping = False
 
     async def start(self) -> None:
         """Start the jobs; the first due-scan (catch-up after downtime) runs at once."""
@@ -53,6 +54,8 @@ class BotService:
         """One due-scan plus one look for newly stored stories for instant subscribers."""
         async with self._scan_lock:
             outcomes: list[PushOutcome] = []
+            if self._stopping:
+                return outcomes
             try:
                 outcomes = await self.delivery.track(self.delivery.run_due)
                 await self.instant_scan()
@@ -88,6 +91,8 @@ class BotService:
 
     async def stop(self) -> None:
         """Stop the jobs and let deliveries under way finish (SIGTERM)."""
+        self._stopping = True
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
-        await self.delivery.drain()
+        async with self._scan_lock:  # a scan under way finishes first
+            await self.delivery.drain()

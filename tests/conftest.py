@@ -14,7 +14,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app import Core, build_core
 from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.samples import demo_stories
 from bot.store import db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,3 +78,19 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         async with engine.begin() as conn:
             await conn.execute(text("TRUNCATE stories, fetch_validators RESTART IDENTITY"))
     await engine.dispose()
+
+
+def settings_for(url: str, **overrides: object) -> Settings:
+    """Settings for tests: only what is given here, never the developer's .env."""
+    return Settings(_env_file=None, database_url=url, **overrides)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def core(sqlite_url: str, clock: FrozenClock) -> AsyncIterator[Core]:
+    """A started core on a fresh SQLite file, holding the bundled samples (newest 1 h old)."""
+    built = build_core(settings_for(sqlite_url), clock=clock)
+    await built.start()
+    for story in demo_stories(clock.now()):
+        await built.stories.save(story, now=clock.now())
+    yield built
+    await built.close()
