@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     scan_interval: float = Field(5.0, gt=0, le=60, description="Seconds between due-scans")
     feed_interval: float = Field(300.0, ge=30, description="Seconds between feed polls")
 
+    @field_validator("catch_up_grace", mode="before")
+    @classmethod
+    def _seconds(cls, value: Any) -> Any:
+        if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
+            return timedelta(seconds=float(value))
+        return value
+
     @field_validator("feeds", mode="before")
     @classmethod
     def _split_feeds(cls, value: Any) -> Any:
