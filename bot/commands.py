@@ -568,7 +568,7 @@ async def _latest(service: CommandService, ctx: CommandContext, args: str) -> Re
     "search",
     "search <words> [in <region>]",
     "Find stories by words in their headline, news and insights.",
-    "Every word must appear (the last may be the start of a word). Example: "
+    "Every word must appear, in any form (export finds exports). Example: "
     "/signals search grain exports in africa",
 )
 async def _search(service: CommandService, ctx: CommandContext, args: str) -> Reply:

@@ -19,6 +19,8 @@ from bot.ingest.fetch import Validators
 from bot.store.tables import UTCDateTime, fetch_validators, stories
 
 SaveOutcome = Literal["new", "updated", "unchanged"]
+# Search ranks the most recent matches: this many, newest first, then by relevance.
+RANK_WINDOW = 300
 LATE_ARRIVAL_WINDOW = timedelta(hours=24)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -210,7 +212,11 @@ class StoryStore:
         return [Story.model_validate_json(r.data) for r in rows], rows[-1].ingested_at
 
     async def search(self, query: SearchQuery) -> list[Story]:
-        """Stories matching every word (the last one as a prefix), best match first."""
+        """Stories matching every word (stemmed: "elect" finds "elections").
+
+        The most recent matches are ranked by relevance (headline words count most), so a
+        common word costs no more than a rare one.
+        """
         async with self.engine.connect() as conn:
             if self._postgres:
                 rows = await self._search_postgres(conn, query)
@@ -238,13 +244,19 @@ class StoryStore:
     async def _search_sqlite(
         self, conn: AsyncConnection, query: SearchQuery
     ) -> Iterable[Row[tuple[str]]]:
-        terms = [f'"{w}"' for w in query.words[:-1]] + [f'"{query.words[-1]}"*']
+        terms = [f'"{w}"' for w in query.words]
         params: dict[str, object] = {"match": " ".join(terms), "limit": query.limit}
+        params["window"] = RANK_WINDOW
+        # FTS5 walks the matches newest first and stops after the window; only those are
+        # ranked, so a common word costs no more than a rare one.
         sql = (
-            "SELECT s.data FROM stories_fts JOIN stories s ON s.seq = stories_fts.rowid "
-            "WHERE stories_fts MATCH :match"
+            "SELECT s.data FROM (SELECT stories_fts.rowid AS seq, s.sort_at AS sort_at, "
+            "bm25(stories_fts, 8.0, 1.0) AS score FROM stories_fts "
+            "JOIN stories s ON s.seq = stories_fts.rowid WHERE stories_fts MATCH :match"
             + self._filters(query, params)
-            + " ORDER BY bm25(stories_fts, 8.0, 1.0), s.sort_at DESC LIMIT :limit"
+            + " ORDER BY stories_fts.rowid DESC LIMIT :window) AS hits "
+            "JOIN stories s ON s.seq = hits.seq ORDER BY hits.score, hits.sort_at DESC "
+            "LIMIT :limit"
         )
         return (await conn.execute(self._statement(sql, query), params)).all()
 
@@ -253,13 +265,15 @@ class StoryStore:
     ) -> Iterable[Row[tuple[str]]]:
         terms = [re.sub(r"[^\w]", "", w) for w in query.words]
         terms = [t for t in terms if t]
-        tsquery = " & ".join([*terms[:-1], f"{terms[-1]}:*"]) if terms else ""
-        params: dict[str, object] = {"q": tsquery, "limit": query.limit}
+        tsquery = " & ".join(terms)
+        params: dict[str, object] = {"q": tsquery, "limit": query.limit, "window": RANK_WINDOW}
         sql = (
-            "SELECT s.data FROM stories s WHERE s.search_vector @@ to_tsquery('english', :q)"
+            "SELECT s.data FROM (SELECT s.seq, s.sort_at, "
+            "ts_rank(s.search_vector, to_tsquery('english', :q)) AS score FROM stories s "
+            "WHERE s.search_vector @@ to_tsquery('english', :q)"
             + self._filters(query, params)
-            + " ORDER BY ts_rank(s.search_vector, to_tsquery('english', :q)) DESC, "
-            "s.sort_at DESC LIMIT :limit"
+            + " ORDER BY s.seq DESC LIMIT :window) AS hits JOIN stories s ON s.seq = hits.seq "
+            "ORDER BY hits.score DESC, hits.sort_at DESC LIMIT :limit"
         )
         return (await conn.execute(self._statement(sql, query), params)).all()
 
