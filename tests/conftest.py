@@ -76,7 +76,11 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     yield engine
     if engine.dialect.name == "postgresql":
         async with engine.begin() as conn:
-            await conn.execute(text("TRUNCATE stories, fetch_validators RESTART IDENTITY"))
+            await conn.execute(
+                text(
+                    "TRUNCATE stories, fetch_validators, subscriptions, deliveries RESTART IDENTITY"
+                )
+            )
     await engine.dispose()
 
 

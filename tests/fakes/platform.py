@@ -1,0 +1,151 @@
+"""A chat platform on loopback for delivery tests: Discord-shaped REST with Discord's limits.
+
+``POST /channels/{id}/messages`` takes a message. The server can enforce a global limit (50
+requests per second) and a per-channel limit (5 messages per 5 s), answering 429 with a JSON
+``retry_after`` like Discord, and plays broken channels: ``gone-*`` answers 404 (Unknown
+Channel), ``forbidden-*`` 403, ``flaky-*`` 503 twice before it works, ``slow-*`` takes its time.
+:class:`HttpSender` is the client side: it renders Discord payloads and maps answers onto
+:class:`bot.delivery.DeliveryError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.delivery import DeliveryError, Outgoing, RateLimits
+from bot.render import discord
+
+
+@dataclass
+class FakePlatform:
+    global_limit: tuple[int, float] | None = None  # (requests, seconds)
+    channel_limit: tuple[int, float] | None = None  # (messages, seconds)
+    slow_seconds: float = 2.0
+    accepted: list[tuple[str, dict[str, Any], float]] = field(default_factory=list)
+    rejected_429: int = 0
+    port: int = 0
+    _global: deque[float] = field(default_factory=deque)
+    _channels: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    _flaky: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @staticmethod
+    def _window(times: deque[float], limit: tuple[int, float], now: float) -> float:
+        count, seconds = limit
+        while times and now - times[0] >= seconds:
+            times.popleft()
+        return times[0] + seconds - now if len(times) >= count else 0.0
+
+    def _too_many(self, retry_after: float, *, is_global: bool) -> web.Response:
+        self.rejected_429 += 1
+        body = {"message": "You are being rate limited.", "retry_after": round(retry_after, 3),
+                "global": is_global}  # fmt: skip
+        return web.Response(status=429, text=json.dumps(body), content_type="application/json")
+
+    async def handle(self, request: web.Request) -> web.Response:
+        channel = request.match_info["channel"]
+        now = time.monotonic()
+        if self.global_limit:
+            wait = self._window(self._global, self.global_limit, now)
+            if wait > 0:
+                return self._too_many(wait, is_global=True)
+        if self.channel_limit:
+            wait = self._window(self._channels[channel], self.channel_limit, now)
+            if wait > 0:
+                return self._too_many(wait, is_global=False)
+        if self.global_limit:
+            self._global.append(now)
+        if self.channel_limit:
+            self._channels[channel].append(now)
+        if channel.startswith("gone-"):
+            return web.json_response({"message": "Unknown Channel", "code": 10003}, status=404)
+        if channel.startswith("forbidden-"):
+            return web.json_response({"message": "Missing Access", "code": 50001}, status=403)
+        if channel.startswith("flaky-") and self._flaky[channel] < 2:
+            self._flaky[channel] += 1
+            return web.json_response({"message": "upstream busy"}, status=503)
+        if channel.startswith("slow-"):
+            await asyncio.sleep(self.slow_seconds)
+        body = await request.json()
+        self.accepted.append((channel, body, time.monotonic()))
+        return web.json_response({"id": str(len(self.accepted)), "channel_id": channel})
+
+
+@asynccontextmanager
+async def serve_platform(platform: FakePlatform) -> AsyncIterator[FakePlatform]:
+    app = web.Application()
+    app.router.add_post("/channels/{channel}/messages", platform.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    platform.port = sock.getsockname()[1]
+    await web.SockSite(runner, sock, backlog=1024).start()
+    try:
+        yield platform
+    finally:
+        await runner.cleanup()
+
+
+def payload(message: Outgoing) -> dict[str, Any]:
+    """The Discord message body for an outgoing message."""
+    if message.digest is not None:
+        return discord.digest_message(message.digest)
+    if message.card is not None:
+        return discord.story_message(message.card)
+    return {"content": message.notice or "", "allowed_mentions": discord.NO_MENTIONS}
+
+
+class HttpSender:
+    """Posts Discord-shaped messages to the fake platform; errors become DeliveryError."""
+
+    def __init__(
+        self, base_url: str, *, platform: str = "fake", limits: RateLimits | None = None
+    ) -> None:
+        self.platform = platform
+        self.limits = limits or RateLimits()
+        self.base_url = base_url.rstrip("/")
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> HttpSender:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=256),
+            timeout=aiohttp.ClientTimeout(total=10),
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def send(self, message: Outgoing) -> str | None:
+        assert self._session is not None
+        url = f"{self.base_url}/channels/{message.channel.channel}/messages"
+        try:
+            async with self._session.post(url, json=payload(message)) as response:
+                body = await response.json(content_type=None)
+                if response.status == 200:
+                    return str(body["id"])
+                if response.status == 429:
+                    raise DeliveryError(
+                        "rate limited",
+                        retry_after=float(body["retry_after"]),
+                        global_limit=bool(body.get("global")),
+                    )
+                if response.status in (403, 404):
+                    raise DeliveryError(
+                        f"{body.get('message', 'refused')} (HTTP {response.status})", permanent=True
+                    )
+                raise DeliveryError(f"HTTP {response.status}")
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise DeliveryError(f"connection failed ({error.__class__.__name__})") from None

@@ -1,0 +1,311 @@
+"""Scheduled pushes and deliveries with an injected clock: DST, catch-up, replicas, crashes,
+instant alerts, feed polling, rate limits and failures (over HTTP, on loopback)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.console import ConsoleSender
+from bot.app import Core, build_core
+from bot.clock import FrozenClock
+from bot.delivery import CLAIM_LEASE, DeliveryEngine, Outgoing, RateLimits, Sender
+from bot.domain import ChannelRef, Insight, Story, Subscription
+from bot.schedule import next_push_for
+from bot.service import BotService
+from bot.store.stories import StoryStore
+from bot.store.subscriptions import DeliveryLedger, SubscriptionStore
+from tests.conftest import settings_for
+from tests.fakes.platform import FakePlatform, HttpSender, serve_platform
+from tests.fakes.web import FakeSite, serve
+
+
+def story(n: int, when: datetime, region: str = "europe") -> Story:
+    return Story(
+        url=f"https://www.semafor.com/article/11/20/2026/delivery-test-{n}",
+        kind="signals",
+        title=f"Test story number {n}",
+        published_at=when,
+        region=region,
+        news=[f"Something happened, item {n}."],
+        insights=[Insight(title="A view", sources=["Reuters"], body="Analysts said so.")],
+    )
+
+
+def engine_for(
+    engine: AsyncEngine, clock: FrozenClock, senders: dict[str, Sender], **options: object
+) -> DeliveryEngine:
+    return DeliveryEngine(
+        stories=StoryStore(engine), subscriptions=SubscriptionStore(engine),
+        ledger=DeliveryLedger(engine), senders=senders, clock=clock, **options,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+async def subscribe(
+    engine: AsyncEngine, clock: FrozenClock, channel: ChannelRef, region: str = "europe",
+    *, at: time = time(7, 0), zone: str = "Europe/Brussels", mode: str = "digest",
+) -> Subscription:  # fmt: skip
+    sub = Subscription(channel=channel, region=region, push_time=at, timezone=zone, mode=mode)  # type: ignore[arg-type]
+    if mode == "digest":
+        sub = Subscription(**{**sub.__dict__, "next_push_at": next_push_for(sub, clock.now())})
+    saved, _ = await SubscriptionStore(engine).save(sub, now=clock.now())
+    return saved
+
+
+@pytest.mark.parametrize(
+    ("zone", "at", "first_day", "dst_day"),
+    [
+        ("America/New_York", time(1, 30), date(2026, 10, 29), date(2026, 11, 1)),  # 01:30 twice
+        ("America/New_York", time(2, 30), date(2026, 3, 5), date(2026, 3, 8)),  # 02:30 missing
+        ("Europe/Brussels", time(2, 30), date(2026, 3, 26), date(2026, 3, 29)),
+        ("Europe/Brussels", time(2, 30), date(2026, 10, 22), date(2026, 10, 25)),
+    ],
+)
+async def test_one_push_per_local_day_across_dst(
+    engine: AsyncEngine, zone: str, at: time, first_day: date, dst_day: date
+) -> None:
+    tz = ZoneInfo(zone)
+    clock = FrozenClock(datetime.combine(first_day, time(0), tzinfo=tz).astimezone(UTC))
+    printed: list[str] = []
+    delivery = engine_for(engine, clock, {"console": ConsoleSender(printed.append)})
+    await subscribe(engine, clock, ChannelRef("console", "t", "#dst"), at=at, zone=zone)
+    pushes: list[datetime] = []
+    for _ in range(7 * 24 * 2):  # a week in half-hour steps
+        clock.advance(timedelta(minutes=30))
+        for outcome in await delivery.run_due():
+            assert outcome.subscription.next_push_at is not None
+            pushes.append(outcome.subscription.next_push_at)
+    days = Counter(p.astimezone(tz).date() for p in pushes)
+    assert sorted(days) == [first_day + timedelta(days=n) for n in range(7)]
+    assert set(days.values()) == {1}, days
+    (on_dst_day,) = [p for p in pushes if p.astimezone(tz).date() == dst_day]
+    local = on_dst_day.astimezone(tz)
+    # the first 01:30 on the fall-back day; 03:30 when 02:30 does not exist
+    assert local.time() in (at, time(at.hour + 1, at.minute))
+    assert local.fold == 0
+
+
+@pytest.mark.parametrize(
+    ("late", "goes_out"), [(timedelta(hours=3), True), (timedelta(hours=7), False)]
+)
+async def test_restart_catches_up_inside_the_grace_window_only(
+    engine: AsyncEngine, late: timedelta, goes_out: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    channel = ChannelRef("console", "t", "#catchup")
+    sub = await subscribe(engine, clock, channel)  # next push Wed 25 Nov 07:00 Brussels
+    assert sub.next_push_at == datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+    await StoryStore(engine).save(
+        story(1, datetime(2026, 11, 25, 5, 0, tzinfo=UTC)), now=clock.now()
+    )
+    clock.set(sub.next_push_at + late)  # the bot was down over the push time
+    printed: list[str] = []
+    delivery = engine_for(engine, clock, {"console": ConsoleSender(printed.append)})
+    with caplog.at_level(logging.WARNING, logger="bot.delivery"):
+        (outcome,) = await delivery.run_due()
+    after = await SubscriptionStore(engine).get(sub.id or 0)
+    assert after is not None and after.next_push_at == datetime(2026, 11, 26, 6, 0, tzinfo=UTC)
+    if goes_out:
+        assert outcome.status == "sent" and len(printed) == 1
+    else:
+        assert outcome.status == "skipped" and printed == []
+        assert "older than the 6:00:00 grace window" in caplog.text
+        assert after.last_result and "missed the push due 2026-11-25 06:00 UTC" in after.last_result
+
+
+async def test_two_engines_on_one_database_never_double_deliver(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    stories = StoryStore(engine)
+    for n in range(6):
+        await stories.save(
+            story(n, datetime(2026, 11, 25, 4, n, tzinfo=UTC), region="europe" if n % 2 else "uk"),
+            now=clock.now(),
+        )
+    channels = [ChannelRef("console", "t", f"#c{n}") for n in range(40)]
+    for channel in channels:
+        await subscribe(engine, clock, channel, "europe")
+        await subscribe(engine, clock, channel, "uk")  # overlaps europe
+    clock.set(datetime(2026, 11, 25, 6, 0, 30, tzinfo=UTC))
+    printed_a: list[str] = []
+    printed_b: list[str] = []
+    # a second process: its own connection pool on the same database
+    from bot.store import db
+
+    other = db.create_engine(database_url)
+    try:
+        a = engine_for(engine, clock, {"console": ConsoleSender(printed_a.append)})
+        b = engine_for(other, clock, {"console": ConsoleSender(printed_b.append)})
+        results = await asyncio.gather(a.run_due(), b.run_due(), a.run_due(), b.run_due())
+    finally:
+        await other.dispose()
+    claimed = [o.subscription.id for batch in results for o in batch]
+    assert len(claimed) == len(set(claimed)) == 80  # every push claimed once
+    printed = printed_a + printed_b
+    for channel in channels:
+        text = "".join(p for p in printed if f"[{channel.channel}]" in p)
+        for n in range(6):
+            assert text.count(f"Test story number {n}\n") == 1, (channel, n)
+    assert await DeliveryLedger(engine).count_sent() == 40 * 6
+
+
+class Hang:
+    """A platform that accepts the connection and never answers (the process is then killed)."""
+
+    platform = "console"
+    limits = RateLimits()
+
+    async def send(self, message: Outgoing) -> str | None:
+        await asyncio.Event().wait()
+        return None
+
+
+async def test_a_run_killed_mid_push_loses_nothing(engine: AsyncEngine) -> None:
+    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    for n in range(3):
+        await StoryStore(engine).save(
+            story(n, datetime(2026, 11, 25, 5, n, tzinfo=UTC)), now=clock.now()
+        )
+    sub = await subscribe(engine, clock, ChannelRef("console", "t", "#crash"))
+    clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
+    doomed = engine_for(engine, clock, {"console": Hang()})
+    push = asyncio.ensure_future(doomed.run_due())
+    await asyncio.sleep(0.3)  # claimed and reserved, stuck in send
+    push.cancel()  # the process dies: no cleanup code of ours runs after this point
+    with pytest.raises(asyncio.CancelledError):
+        await push
+    stuck = await SubscriptionStore(engine).get(sub.id or 0)
+    assert stuck is not None and stuck.next_push_at == datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+    # restart: a new process, after the dead one's claim has gone stale
+    clock.advance(CLAIM_LEASE + timedelta(minutes=1))
+    printed: list[str] = []
+    (outcome,) = await engine_for(
+        engine, clock, {"console": ConsoleSender(printed.append)}
+    ).run_due()
+    assert outcome.status == "sent" and outcome.stories == 3
+    assert all(f"Test story number {n}" in printed[0] for n in range(3))
+
+
+async def test_instant_subscribers_get_new_stories_within_a_scan(core: Core) -> None:
+    printed: list[str] = []
+    service = BotService(core, {"console": ConsoleSender(printed.append)})
+    channel = ChannelRef("console", "local", "#alerts")
+    await subscribe(core.engine, core.clock, channel, "africa", mode="instant")  # type: ignore[arg-type]
+    await service.start()
+    try:
+        await service.scan()
+        printed.clear()  # what was already stored before is not news
+        new = story(99, core.clock.now(), region="africa")
+        core.clock.advance(timedelta(seconds=1))
+        await core.stories.save(new, now=core.clock.now())
+        await service.scan()
+        await service.scan()
+    finally:
+        await service.stop()
+    assert len(printed) == 1 and "Test story number 99" in printed[0]
+
+
+async def test_feeds_are_polled_with_conditional_gets(sqlite_url: str) -> None:
+    clock = FrozenClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+    site = FakeSite()
+    item = "<item><title>{t}</title><link>https://example.org/{n}</link><category>Africa</category></item>"
+    feed = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
+    )
+    async with serve(site):
+        route = site.add("/feed.xml", feed.format(items=item.format(t="First", n=1)),
+                         content_type="application/rss+xml")  # fmt: skip
+        core = build_core(
+            settings_for(sqlite_url, feeds=f"http://127.0.0.1:{site.port}/feed.xml"), clock=clock
+        )
+        await core.start()
+        printed: list[str] = []
+        service = BotService(core, {"console": ConsoleSender(printed.append)})
+        await subscribe(
+            core.engine, clock, ChannelRef("console", "local", "#f"), "africa", mode="instant"
+        )  # type: ignore[arg-type]
+        service._watermark = clock.now() - timedelta(minutes=1)
+        try:
+            first = await service.poll_feeds()
+            again = await service.poll_feeds()
+            route.body = feed.format(
+                items=item.format(t="First", n=1) + item.format(t="Second", n=2)
+            ).encode()
+            clock.advance(timedelta(seconds=5))
+            third = await service.poll_feeds()
+        finally:
+            await service.stop()
+            await core.close()
+    assert [s.title for s in first] == ["First"]
+    assert again == []
+    assert [s.title for s in third] == ["Second"]
+    assert site.requests[1]["headers"].get("If-None-Match")
+    assert [p.count("First") + p.count("Second") for p in printed] == [1, 1]
+
+
+async def test_rate_limits_retries_and_failures_over_http(core: Core) -> None:
+    platform = FakePlatform(channel_limit=(2, 1.0))
+    async with serve_platform(platform):
+        async with HttpSender(
+            f"http://127.0.0.1:{platform.port}", limits=RateLimits(per_channel=(5, 1.0))
+        ) as sender:
+            delivery = core.delivery({"fake": sender})
+            good = ChannelRef("fake", "g", "busy-1")
+            flaky = ChannelRef("fake", "g", "flaky-1")
+            gone = ChannelRef("fake", "g", "gone-1")
+            cards = [story(n, core.clock.now(), "europe") for n in range(4)]
+            for item in cards:
+                await core.stories.save(item, now=core.clock.now())
+            for channel in (good, flaky, gone):
+                await subscribe(core.engine, core.clock, channel, "europe", mode="instant")  # type: ignore[arg-type]
+            sent = await delivery.deliver_instant(cards)
+            assert sent == 8  # 4 each to the busy and the flaky channel, none to the gone one
+            assert platform.rejected_429 > 0  # the busy channel was told to wait, and waited
+            by_channel = Counter(channel for channel, _, _ in platform.accepted)
+            assert by_channel == {"busy-1": 4, "flaky-1": 4}
+            (lost,) = [s for s in await core.subscriptions.for_channel(gone)]
+            assert lost.paused and lost.failures >= 3
+            assert lost.paused_reason and "Unknown Channel (HTTP 404)" in lost.paused_reason
+            again = await delivery.deliver_instant(cards)
+            assert again == 0  # delivered once, and the paused channel is left alone
+
+
+async def test_one_slow_channel_does_not_hold_up_the_others(core: Core) -> None:
+    platform = FakePlatform(slow_seconds=3.0)
+    async with serve_platform(platform), HttpSender(f"http://127.0.0.1:{platform.port}") as sender:
+        delivery = core.delivery({"fake": sender})
+        item = story(7, core.clock.now(), "asia" if False else "east-asia")
+        await core.stories.save(item, now=core.clock.now())
+        channels = [ChannelRef("fake", "g", "slow-1")] + [
+            ChannelRef("fake", "g", f"ok-{n}") for n in range(20)
+        ]
+        for channel in channels:
+            await subscribe(core.engine, core.clock, channel, "asia", mode="instant")  # type: ignore[arg-type]
+        task = asyncio.ensure_future(delivery.deliver_instant([item]))
+        await asyncio.sleep(1.0)
+        fast = {channel for channel, _, _ in platform.accepted}
+        assert fast == {f"ok-{n}" for n in range(20)}  # all in while the slow one still waits
+        assert await task == 21
+
+
+async def test_stop_lets_deliveries_under_way_finish(core: Core) -> None:
+    platform = FakePlatform(slow_seconds=0.5)
+    async with serve_platform(platform), HttpSender(f"http://127.0.0.1:{platform.port}") as sender:
+        service = BotService(core, {"fake": sender})
+        channel = ChannelRef("fake", "g", "slow-drain")
+        await subscribe(core.engine, core.clock, channel, "europe")
+        core.clock.advance(timedelta(days=1))
+        await service.start()
+        await asyncio.sleep(0.2)  # the first due-scan is sending (the platform is slow)
+        await service.stop()  # SIGTERM
+        assert [c for c, _, _ in platform.accepted] == ["slow-drain"]
+    (sub,) = await core.subscriptions.for_channel(channel)
+    assert sub.last_result and sub.last_result.startswith("sent ")
+    assert await core.ledger.count_sent() >= 1
