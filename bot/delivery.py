@@ -30,6 +30,7 @@ from bot.schedule import local_day, next_push
 from bot.store.stories import StoryStore
 from bot.store.subscriptions import (
     DeliveryLedger,
+    DueClaim,
     LedgerKey,
     PushRecord,
     SubscriptionStore,
@@ -234,6 +235,9 @@ class DeliveryEngine:
         self._gate = asyncio.Semaphore(concurrency)
         self._limiters = {name: Limiter(s.limits) for name, s in self.senders.items()}
         self._inflight: set[asyncio.Task[object]] = set()
+        # This process's writes queue here rather than in SQLite's busy handler, which
+        # sleeps in coarse steps while another connection holds the write lock.
+        self._writing = asyncio.Lock()
         self._closing = False
 
     # ---- scheduled pushes -------------------------------------------------------------
@@ -247,44 +251,68 @@ class DeliveryEngine:
         claimed = await self.subscriptions.claim_due(
             now, self.token, stale_before=now - CLAIM_LEASE, platforms=self.senders
         )
+        batches = [claimed[i : i + self.batch] for i in range(0, len(claimed), self.batch)]
         outcomes: list[PushOutcome] = []
-        for start in range(0, len(claimed), self.batch):
-            outcomes.extend(await self._push_batch(claimed[start : start + self.batch], now))
+        bookkeeping: list[asyncio.Task[None]] = []
+        # A pipeline: while one batch is being sent, the next is planned and the last one's
+        # results are written, so the database never holds up the network (or the reverse).
+        planned = asyncio.ensure_future(self._prepare(batches[0], now)) if batches else None
+        for index in range(len(batches)):
+            assert planned is not None
+            records, skipped, plans = await planned
+            if index + 1 < len(batches):
+                planned = asyncio.ensure_future(self._prepare(batches[index + 1], now))
+            results = await self._send_plans(plans, now)
+            batch_outcomes = self._conclude(plans, results, records, now)
+            outcomes.extend(skipped + batch_outcomes)
+            bookkeeping.append(asyncio.ensure_future(self._write_back(plans, results, records)))
+        await asyncio.gather(*bookkeeping)
         return outcomes
 
-    async def _push_batch(self, subs: list[Subscription], now: datetime) -> list[PushOutcome]:
+    async def _prepare(
+        self, claims: list[DueClaim], now: datetime
+    ) -> tuple[list[PushRecord], list[PushOutcome], list[_Plan]]:
+        """Load a claimed batch; skip pushes missed beyond the grace window; plan the rest."""
         records: list[PushRecord] = []
-        outcomes: list[PushOutcome] = []
+        skipped: list[PushOutcome] = []
         live: list[Subscription] = []
-        for sub in subs:
+        for sub in await self.subscriptions.load([c.subscription_id for c in claims]):
+            if sub.paused:  # paused since the scan: hand the claim back untouched
+                records.append(
+                    PushRecord(sub.id or 0, sub.next_push_at, sub.last_result or "",
+                               sub.failures, pause_reason=sub.paused_reason or "paused")
+                )  # fmt: skip
+                continue
             slot = sub.next_push_at or now
             if now - slot > self.grace:
                 log.warning(
                     "skipping push of %s to %s due %s: older than the %s grace window",
                     sub.region, sub.channel, slot.isoformat(), self.grace,
                 )  # fmt: skip
-                records.append(
-                    self._record(
-                        sub, now, f"missed the push due {slot:%Y-%m-%d %H:%M} UTC (bot was down)"
-                    )
-                )
-                outcomes.append(PushOutcome(sub, "skipped", detail="missed while the bot was down"))
+                result = f"missed the push due {slot:%Y-%m-%d %H:%M} UTC (bot was down)"
+                records.append(self._record(sub, now, result))
+                skipped.append(PushOutcome(sub, "skipped", detail="missed while the bot was down"))
             else:
                 live.append(sub)
-        plans = await self._plan(live, now)
-        results = await self._send_plans(plans, now)
-        for plan, (status, detail) in zip(plans, results, strict=True):
+        return records, skipped, await self._plan(live, now)
+
+    def _conclude(
+        self,
+        plans: list[_Plan],
+        results: list[tuple[Status, str, str | None]],
+        records: list[PushRecord],
+        now: datetime,
+    ) -> list[PushOutcome]:
+        """What each push's result means for its subscription (appended to ``records``)."""
+        outcomes: list[PushOutcome] = []
+        for plan, (status, detail, _) in zip(plans, results, strict=True):
             sub = plan.sub
             if status == "empty":
-                records.append(
-                    self._record(
-                        sub, now, f"nothing new at {now:%Y-%m-%d %H:%M} UTC", pushed_at=None
-                    )
-                )
+                result = f"nothing new at {now:%Y-%m-%d %H:%M} UTC"
+                records.append(self._record(sub, now, result, pushed_at=None))
             elif status == "sent":
-                records.append(
-                    self._record(sub, now, f"sent {len(plan.stories)} stories", pushed_at=now)
-                )
+                result = f"sent {len(plan.stories)} stories"
+                records.append(self._record(sub, now, result, pushed_at=now))
             elif status == "retrying":
                 retry = min(now + RETRY_LATER, self._following(sub, now))
                 result = f"delivery failed ({detail}); retrying at {retry:%H:%M} UTC"
@@ -303,8 +331,29 @@ class DeliveryEngine:
                     )
                 )  # fmt: skip
             outcomes.append(PushOutcome(sub, status, len(plan.stories), detail))
-        await self.subscriptions.finish(self.token, records)
         return outcomes
+
+    async def _write_back(
+        self,
+        plans: list[_Plan],
+        results: list[tuple[Status, str, str | None]],
+        records: list[PushRecord],
+    ) -> None:
+        """Settle the ledger (sent or released), then store each push's outcome."""
+        sent: list[tuple[int, str | None]] = []
+        released: list[int] = []
+        for plan, (status, _detail, message_id) in zip(plans, results, strict=True):
+            if plan.sub.id is None or not plan.keys:
+                continue
+            if status == "sent":
+                sent.append((plan.sub.id, message_id))
+            else:
+                released.append(plan.sub.id)
+        async with self._writing:
+            await self.ledger.settle_pushes(
+                token=self.token, sent=sent, released=released, at=self.clock.now()
+            )
+            await self.subscriptions.finish(self.token, records)
 
     def _following(self, sub: Subscription, now: datetime) -> datetime:
         slot = sub.next_push_at or now
@@ -345,37 +394,36 @@ class DeliveryEngine:
             fresh.sort(key=lambda s: s.published_at or now, reverse=True)
             plan.stories = fresh[:DIGEST_STORY_CAP]
             wanted.extend((plan.sub.channel, s.id, plan.sub.id) for s in plan.stories)
-        got = await self.ledger.reserve(wanted, token=self.token, at=now)
+        async with self._writing:
+            got = await self.ledger.reserve(wanted, token=self.token, at=now)
         for plan in plans:
             plan.stories = [s for s in plan.stories if ledger_key(plan.sub.channel, s.id) in got]
             plan.keys = [ledger_key(plan.sub.channel, s.id) for s in plan.stories]
         return plans
 
-    async def _send_plans(self, plans: list[_Plan], now: datetime) -> list[tuple[Status, str]]:
+    async def _send_plans(
+        self, plans: list[_Plan], now: datetime
+    ) -> list[tuple[Status, str, str | None]]:
+        cards: dict[str, StoryCard] = {}
+
+        def card(story: Story) -> StoryCard:  # one card per story, however many channels
+            if story.id not in cards:
+                cards[story.id] = card_from_story(story)
+            return cards[story.id]
+
         async def one(plan: _Plan) -> tuple[Status, str, str | None]:
             if not plan.stories:
                 return "empty", "", None
             digest = build_digest(
                 plan.sub.region, local_day(now, plan.sub.timezone), plan.stories,
-                more_hint=f"/signals latest {plan.sub.region}",
+                more_hint=f"/signals latest {plan.sub.region}", card=card,
             )  # fmt: skip
             key = f"{plan.sub.id}-{plan.keys[0][3]}-{len(plan.keys)}"
             return await self._deliver(
                 Outgoing(plan.sub.channel, digest=digest, idempotency_key=key)
             )
 
-        results = await asyncio.gather(*(one(plan) for plan in plans))
-        sent: list[tuple[LedgerKey, str | None]] = []
-        released: list[LedgerKey] = []
-        for plan, (status, _detail, message_id) in zip(plans, results, strict=True):
-            if status == "sent":
-                sent.extend((key, message_id) for key in plan.keys)
-            else:
-                released.extend(plan.keys)
-        await self.ledger.settle(
-            token=self.token, sent=sent, released=released, at=self.clock.now()
-        )
-        return [(status, detail) for status, detail, _ in results]
+        return list(await asyncio.gather(*(one(plan) for plan in plans)))
 
     async def _deliver(self, message: Outgoing) -> tuple[Status, str, str | None]:
         """Send with limits, 429 waits and retries: sent, retrying (transient) or failed."""
@@ -439,7 +487,14 @@ class DeliveryEngine:
         """Deliver a subscription's digest now; the scheduled push then carries only newer."""
         now = self.clock.now()
         (plan,) = await self._plan([sub], now)
-        ((status, detail),) = await self._send_plans([plan], now)
+        results = await self._send_plans([plan], now)
+        ((status, detail, message_id),) = results
+        await self.ledger.settle_pushes(
+            token=self.token,
+            sent=[(sub.id, message_id)] if status == "sent" and sub.id is not None else [],
+            released=[sub.id] if status != "sent" and sub.id is not None else [],
+            at=self.clock.now(),
+        )
         if status == "sent" and sub.id is not None:
             await self.subscriptions.record_success(
                 sub.id, result=f"sent {len(plan.stories)} stories (send-now)", pushed_at=now

@@ -12,7 +12,7 @@ import difflib
 import re
 import zoneinfo
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger  # type: ignore[import-untyped]
@@ -99,6 +99,7 @@ def _trigger(hour: int, minute: int, days: tuple[int, ...], zone: str) -> CronTr
     )
 
 
+@lru_cache(maxsize=4096)  # a scan asks the same question for every channel with that schedule
 def next_push(
     push_time: time,
     zone: str,

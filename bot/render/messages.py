@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Literal
 
 from bot.domain import Story
@@ -26,7 +27,10 @@ def render_card(card: StoryCard, fmt: Format) -> dict[str, Any] | str:
     return text.story_message(card)
 
 
+@lru_cache(maxsize=512)
 def render_digest(digest: Digest, fmt: Format) -> dict[str, Any] | str:
+    """A digest's payload. Many channels get the same digest, so payloads are cached: treat
+    the returned dict as read-only."""
     if fmt == "slack":
         return slack.digest_message(digest)
     if fmt == "discord":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -185,7 +186,12 @@ def join_names(names: tuple[str, ...] | list[str]) -> str:
 
 
 def build_digest(
-    region_key: str, local_date: date, stories: list[Story], *, more_hint: str | None = None
+    region_key: str,
+    local_date: date,
+    stories: list[Story],
+    *,
+    more_hint: str | None = None,
+    card: Callable[[Story], StoryCard] = card_from_story,
 ) -> Digest:
     region = regions.get(region_key)
     unique: list[Story] = []
@@ -198,6 +204,6 @@ def build_digest(
         region_key=region_key,
         region_name=region.name,
         local_date=local_date,
-        cards=tuple(card_from_story(s) for s in unique),
+        cards=tuple(card(s) for s in unique),
         more_hint=more_hint or f"/signals latest {region_key}",
     )

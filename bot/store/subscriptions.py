@@ -6,16 +6,17 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, time
+from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import RowMapping, and_, bindparam, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import ChannelRef, DeliveryMode, Filters, Subscription
-from bot.store.tables import UTCDateTime, deliveries, subscriptions
+from bot.store.tables import UTCDateTime, deliveries, push_claims, subscriptions
 
 _c = subscriptions.c
 
@@ -31,23 +32,38 @@ def _filters_json(filters: Filters) -> str:
     )
 
 
+@lru_cache(maxsize=1024)
+def _filters_from_json(text: str) -> Filters:
+    raw = json.loads(text)
+    return Filters(
+        topics=tuple(raw.get("topics", ())),
+        sources=tuple(raw.get("sources", ())),
+        keywords=tuple(raw.get("keywords", ())),
+        exclude=tuple(raw.get("exclude", ())),
+    )
+
+
+@lru_cache(maxsize=1024)
+def _clock_time(text: str) -> time:
+    hour, minute = (int(x) for x in text.split(":"))
+    return time(hour, minute)
+
+
+@lru_cache(maxsize=256)
+def _days(text: str) -> tuple[int, ...]:
+    return tuple(int(d) for d in text.split(",") if d)
+
+
 def _from_row(row: RowMapping) -> Subscription:
-    raw = json.loads(row["filters"])
-    hour, minute = (int(x) for x in row["push_time"].split(":"))
     return Subscription(
         id=int(row["id"]),
         channel=ChannelRef(row["platform"], row["workspace"], row["channel"]),
         region=row["region"],
-        push_time=time(hour, minute),
+        push_time=_clock_time(row["push_time"]),
         timezone=row["timezone"],
-        days=tuple(int(d) for d in row["days"].split(",") if d),
+        days=_days(row["days"]),
         mode=cast(DeliveryMode, row["mode"]),
-        filters=Filters(
-            topics=tuple(raw.get("topics", ())),
-            sources=tuple(raw.get("sources", ())),
-            keywords=tuple(raw.get("keywords", ())),
-            exclude=tuple(raw.get("exclude", ())),
-        ),
+        filters=_filters_from_json(row["filters"]),
         paused=bool(row["paused"]),
         paused_reason=row["paused_reason"],
         next_push_at=row["next_push_at"],
@@ -77,6 +93,14 @@ def _where_channel(channel: ChannelRef) -> Any:
         _c.workspace == channel.workspace,
         _c.channel == channel.channel,
     )
+
+
+@dataclass(frozen=True)
+class DueClaim:
+    """A push this process claimed: which subscription, and the push time it was due."""
+
+    subscription_id: int
+    slot: datetime
 
 
 @dataclass(frozen=True)
@@ -204,37 +228,65 @@ class SubscriptionStore:
         stale_before: datetime,
         platforms: Collection[str] | None = None,
         limit: int = 20000,
-    ) -> list[Subscription]:
-        """Atomically take every due push nobody holds (or whose holder died): one statement.
+    ) -> list[DueClaim]:
+        """Atomically take every due push nobody holds: one INSERT ... SELECT ... RETURNING.
 
-        Any number of processes sharing the database can run this at once; each due
-        subscription is returned to exactly one of them. A claim older than ``stale_before``
-        belongs to a process that died mid-push and is taken over.
+        The claim table's primary key is the subscription, so of any number of processes
+        sharing the database, exactly one gets each due push. Claims older than
+        ``stale_before`` belong to a process that died mid-push: they are dropped first, and
+        their pushes are due again.
         """
-        free = or_(_c.claimed_by.is_(None), _c.claimed_at < stale_before)
-        due = and_(_c.paused.is_(False), _c.next_push_at <= now, free)
+        k = push_claims.c
+        held = select(k.subscription_id).where(k.subscription_id == _c.id).exists()
+        due = and_(_c.paused.is_(False), _c.next_push_at <= now, ~held)
         if platforms is not None:  # each process pushes only for the platforms it serves
             due = and_(due, _c.platform.in_(sorted(platforms)))
-        chosen = select(_c.id).where(due).order_by(_c.next_push_at).limit(limit)
-        if self.engine.dialect.name == "postgresql":
-            chosen = chosen.with_for_update(skip_locked=True)
+        chosen = (
+            select(_c.id, literal(token), literal(now, UTCDateTime), _c.next_push_at)
+            .where(due)
+            .limit(limit)
+        )
+        insert_ = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         statement = (
-            update(subscriptions)
-            .where(_c.id.in_(chosen.scalar_subquery()), due)  # re-checked under the row lock
-            .values(claimed_by=token, claimed_at=now)
-            .returning(*subscriptions.c)
+            insert_(push_claims)
+            .from_select(["subscription_id", "claimed_by", "claimed_at", "slot"], chosen)
+            .on_conflict_do_nothing(index_elements=["subscription_id"])
+            .returning(k.subscription_id, k.slot)
         )
         async with self.engine.begin() as conn:
-            rows = (await conn.execute(statement)).mappings().all()
-        return sorted((_from_row(r) for r in rows), key=lambda s: s.next_push_at or now)
+            await conn.execute(push_claims.delete().where(k.claimed_at < stale_before))
+            rows = (await conn.execute(statement)).all()
+        claims = [DueClaim(int(r.subscription_id), r.slot) for r in rows]
+        claims.sort(key=lambda c: c.slot)
+        return claims
+
+    async def load(self, ids: Collection[int]) -> list[Subscription]:
+        """Subscriptions by id (a claimed batch), in id order."""
+        found: list[Subscription] = []
+        ordered = sorted(ids)
+        async with self.engine.connect() as conn:
+            for start in range(0, len(ordered), 900):
+                rows = (
+                    await conn.execute(
+                        select(subscriptions).where(_c.id.in_(ordered[start : start + 900]))
+                    )
+                ).mappings()
+                found.extend(_from_row(r) for r in rows)
+        return found
 
     async def finish(self, token: str, outcomes: list[PushRecord]) -> None:
         """Write how claimed pushes went and release the claims, in one transaction."""
         if not outcomes:
             return
+        k = push_claims.c
+        mine = (
+            select(k.subscription_id)
+            .where(k.subscription_id == _c.id, k.claimed_by == bindparam("b_token"))
+            .exists()
+        )
         statement = (
             update(subscriptions)
-            .where(_c.id == bindparam("b_id"), _c.claimed_by == bindparam("b_token"))
+            .where(_c.id == bindparam("b_id"), mine)
             .values(
                 next_push_at=bindparam("b_next", type_=UTCDateTime),
                 last_push_at=func.coalesce(bindparam("b_last", type_=UTCDateTime), _c.last_push_at),
@@ -242,8 +294,6 @@ class SubscriptionStore:
                 failures=bindparam("b_failures"),
                 paused=bindparam("b_paused"),
                 paused_reason=bindparam("b_reason"),
-                claimed_by=None,
-                claimed_at=None,
             )
         )
         params = [
@@ -259,8 +309,12 @@ class SubscriptionStore:
             }
             for o in outcomes
         ]
+        release = push_claims.delete().where(
+            k.subscription_id == bindparam("r_id"), k.claimed_by == token
+        )
         async with self.engine.begin() as conn:
             await conn.execute(statement, params)
+            await conn.execute(release, [{"r_id": o.subscription_id} for o in outcomes])
 
     async def instant_subscribers(self) -> list[Subscription]:
         """Unpaused subscriptions in instant mode."""
@@ -340,25 +394,26 @@ class DeliveryLedger:
         if not channels or not story_ids:
             return set()
         d = deliveries.c
-        wanted = {(c.platform, c.workspace, c.channel) for c in channels}
-        found: set[LedgerKey] = set()
+        by_workspace: dict[tuple[str, str], set[str]] = {}
+        for channel in channels:
+            by_workspace.setdefault((channel.platform, channel.workspace), set()).add(
+                channel.channel
+            )
         ids = sorted(set(story_ids))
+        found: set[LedgerKey] = set()
         async with self.engine.connect() as conn:
-            for start in range(0, len(ids), 500):
-                query = select(d.platform, d.workspace, d.channel, d.story_id).where(
-                    d.story_id.in_(ids[start : start + 500])
-                )
-                if len(wanted) == 1:
-                    ((platform, workspace, channel),) = wanted
-                    query = query.where(
-                        d.platform == platform, d.workspace == workspace, d.channel == channel
+            for (platform, workspace), names in by_workspace.items():
+                ordered = sorted(names)
+                for start in range(0, len(ordered), 500):
+                    rows = await conn.execute(
+                        select(d.channel, d.story_id).where(
+                            d.platform == platform,
+                            d.workspace == workspace,
+                            d.channel.in_(ordered[start : start + 500]),
+                            d.story_id.in_(ids),
+                        )
                     )
-                rows = await conn.execute(query)
-                found.update(
-                    (r.platform, r.workspace, r.channel, r.story_id)
-                    for r in rows
-                    if (r.platform, r.workspace, r.channel) in wanted
-                )
+                    found.update((platform, workspace, r.channel, r.story_id) for r in rows)
         return found
 
     async def reserve(
@@ -382,19 +437,16 @@ class DeliveryLedger:
             for channel, story_id, sub_id in rows
         ]
         insert_ = pg_insert if self._postgres else sqlite_insert
+        statement = (
+            insert_(deliveries)
+            .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel", "story_id"])
+            .returning(d.platform, d.workspace, d.channel, d.story_id)
+        )
         got: set[LedgerKey] = set()
         async with self.engine.begin() as conn:
-            for start in range(0, len(values), 500):
-                statement = (
-                    insert_(deliveries)
-                    .values(values[start : start + 500])
-                    .on_conflict_do_nothing(
-                        index_elements=["platform", "workspace", "channel", "story_id"]
-                    )
-                    .returning(d.platform, d.workspace, d.channel, d.story_id)
-                )
-                result = await conn.execute(statement)
-                got.update((r.platform, r.workspace, r.channel, r.story_id) for r in result)
+            # one statement, many rows: SQLAlchemy batches it ("insertmanyvalues")
+            result = await conn.execute(statement, values)
+            got.update((r.platform, r.workspace, r.channel, r.story_id) for r in result)
         return got
 
     async def settle(
@@ -435,6 +487,38 @@ class DeliveryLedger:
                 await conn.execute(
                     deliveries.delete().where(match, d.state == "pending"),
                     [params(key) for key in released],
+                )
+
+    async def settle_pushes(
+        self,
+        *,
+        token: str,
+        sent: list[tuple[int, str | None]],
+        released: list[int],
+        at: datetime,
+    ) -> None:
+        """Settle whole digests at once: every row a push reserved, by its subscription."""
+        d = deliveries.c
+        match = and_(
+            d.reserved_by == token,
+            d.subscription_id == bindparam("k_sub"),
+            d.state == "pending",
+        )
+        async with self.engine.begin() as conn:
+            if sent:
+                await conn.execute(
+                    update(deliveries)
+                    .where(match)
+                    .values(
+                        state="sent",
+                        message_id=bindparam("k_message"),
+                        delivered_at=bindparam("k_at", type_=UTCDateTime),
+                    ),
+                    [{"k_sub": sub, "k_message": message, "k_at": at} for sub, message in sent],
+                )
+            if released:
+                await conn.execute(
+                    deliveries.delete().where(match), [{"k_sub": sub} for sub in released]
                 )
 
     async def release_stale(self, *, older_than: datetime) -> int:

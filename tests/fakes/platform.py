@@ -25,6 +25,7 @@ from aiohttp import web
 
 from bot.delivery import DeliveryError, Outgoing, RateLimits
 from bot.render import discord
+from bot.render.messages import render_digest
 
 
 @dataclass
@@ -80,11 +81,39 @@ class FakePlatform:
         self.accepted.append((channel, body, time.monotonic()))
         return web.json_response({"id": str(len(self.accepted)), "channel_id": channel})
 
+    async def stats(self, request: web.Request) -> web.Response:
+        """What the platform has seen (for a benchmark that runs it in another process)."""
+        counts: dict[str, int] = defaultdict(int)
+        for channel, _, _ in self.accepted:
+            counts[channel] += 1
+        return web.json_response({"accepted": counts, "rejected_429": self.rejected_429})
+
+    async def reset(self, request: web.Request) -> web.Response:
+        self.accepted.clear()
+        self.rejected_429 = 0
+        self._global.clear()
+        self._channels.clear()
+        return web.json_response({"ok": True})
+
+
+def run_platform_process(port_out: Any, global_limit: Any, channel_limit: Any) -> None:
+    """Entry point of a child process serving a FakePlatform until it is terminated."""
+
+    async def main() -> None:
+        platform = FakePlatform(global_limit=global_limit, channel_limit=channel_limit)
+        async with serve_platform(platform):
+            port_out.put(platform.port)
+            await asyncio.Event().wait()
+
+    asyncio.run(main())
+
 
 @asynccontextmanager
 async def serve_platform(platform: FakePlatform) -> AsyncIterator[FakePlatform]:
     app = web.Application()
     app.router.add_post("/channels/{channel}/messages", platform.handle)
+    app.router.add_get("/stats", platform.stats)
+    app.router.add_post("/reset", platform.reset)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -100,7 +129,9 @@ async def serve_platform(platform: FakePlatform) -> AsyncIterator[FakePlatform]:
 def payload(message: Outgoing) -> dict[str, Any]:
     """The Discord message body for an outgoing message."""
     if message.digest is not None:
-        return discord.digest_message(message.digest)
+        rendered = render_digest(message.digest, "discord")
+        assert isinstance(rendered, dict)
+        return rendered
     if message.card is not None:
         return discord.story_message(message.card)
     return {"content": message.notice or "", "allowed_mentions": discord.NO_MENTIONS}

@@ -38,8 +38,6 @@ def upgrade() -> None:
         sa.Column("last_push_at", UTCDateTime, nullable=True),
         sa.Column("last_result", sa.Text, nullable=True),
         sa.Column("failures", sa.Integer, nullable=False),
-        sa.Column("claimed_by", sa.String(32), nullable=True),
-        sa.Column("claimed_at", UTCDateTime, nullable=True),
         sa.Column("created_at", UTCDateTime, nullable=False),
         sa.Column("updated_at", UTCDateTime, nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_subscriptions"),
@@ -48,6 +46,14 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_subscriptions_due", "subscriptions", ["paused", "next_push_at"])
+    op.create_table(
+        "push_claims",
+        sa.Column("subscription_id", sa.BigInteger, nullable=False),
+        sa.Column("claimed_by", sa.String(32), nullable=False),
+        sa.Column("claimed_at", UTCDateTime, nullable=False),
+        sa.Column("slot", UTCDateTime, nullable=False),
+        sa.PrimaryKeyConstraint("subscription_id", name="pk_push_claims"),
+    )
     op.create_table(
         "deliveries",
         sa.Column("id", seq, primary_key=True, autoincrement=True),
@@ -66,10 +72,13 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_deliveries_pending", "deliveries", ["state", "delivered_at"])
+    op.create_index("ix_deliveries_reservation", "deliveries", ["reserved_by", "subscription_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_reservation", table_name="deliveries")
     op.drop_index("ix_deliveries_pending", table_name="deliveries")
     op.drop_table("deliveries")
+    op.drop_table("push_claims")
     op.drop_index("ix_subscriptions_due", table_name="subscriptions")
     op.drop_table("subscriptions")
