@@ -471,23 +471,11 @@ class DeliveryLedger:
             return {"k_platform": key[0], "k_workspace": key[1], "k_channel": key[2],
                     "k_story": key[3], "k_token": token}  # fmt: skip
 
-        async with self.engine.begin() as conn:
-            if sent:
-                await conn.execute(
-                    update(deliveries)
-                    .where(match)
-                    .values(
-                        state="sent",
-                        message_id=bindparam("k_message"),
-                        delivered_at=bindparam("k_at", type_=UTCDateTime),
-                    ),
-                    [{**params(key), "k_message": message, "k_at": at} for key, message in sent],
-                )
-            if released:
-                await conn.execute(
-                    deliveries.delete().where(match, d.state == "pending"),
-                    [params(key) for key in released],
-                )
+        await self._settle(
+            match,
+            [{**params(key), "k_message": message, "k_at": at} for key, message in sent],
+            [params(key) for key in released],
+        )
 
     async def settle_pushes(
         self,
@@ -504,6 +492,16 @@ class DeliveryLedger:
             d.subscription_id == bindparam("k_sub"),
             d.state == "pending",
         )
+        await self._settle(
+            match,
+            [{"k_sub": sub, "k_message": message, "k_at": at} for sub, message in sent],
+            [{"k_sub": sub} for sub in released],
+        )
+
+    async def _settle(
+        self, match: Any, sent: list[dict[str, Any]], released: list[dict[str, Any]]
+    ) -> None:
+        """Mark the matched pending rows sent (message id, time) or drop released ones."""
         async with self.engine.begin() as conn:
             if sent:
                 await conn.execute(
@@ -514,11 +512,11 @@ class DeliveryLedger:
                         message_id=bindparam("k_message"),
                         delivered_at=bindparam("k_at", type_=UTCDateTime),
                     ),
-                    [{"k_sub": sub, "k_message": message, "k_at": at} for sub, message in sent],
+                    sent,
                 )
             if released:
                 await conn.execute(
-                    deliveries.delete().where(match), [{"k_sub": sub} for sub in released]
+                    deliveries.delete().where(match, deliveries.c.state == "pending"), released
                 )
 
     async def release_stale(self, *, older_than: datetime) -> int:
