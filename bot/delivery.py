@@ -44,6 +44,7 @@ PAUSE_AFTER_FAILURES = 3
 CLAIM_LEASE = timedelta(minutes=10)
 RETRY_LATER = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
+MAX_CLAIM = 20000
 MAX_RATE_LIMIT_WAITS = 20
 DIGEST_STORY_CAP = 25
 
@@ -256,8 +257,9 @@ class DeliveryEngine:
         now = self.clock.now()
         await self.ledger.release_stale(older_than=now - CLAIM_LEASE)
         claimed = await self.subscriptions.claim_due(
-            now, self.token, stale_before=now - CLAIM_LEASE, platforms=self.senders
-        )
+            now, self.token, stale_before=now - CLAIM_LEASE, platforms=self.senders,
+            limit=self._claim_limit(),
+        )  # fmt: skip
         batches = [claimed[i : i + self.batch] for i in range(0, len(claimed), self.batch)]
         outcomes: list[PushOutcome] = []
         bookkeeping: list[asyncio.Task[None]] = []
@@ -275,6 +277,14 @@ class DeliveryEngine:
             bookkeeping.append(asyncio.ensure_future(self._write_back(plans, results, records)))
         await asyncio.gather(*bookkeeping)
         return outcomes
+
+    def _claim_limit(self) -> int:
+        """No more than half a lease's worth of sending at the slowest platform's pace, so a
+        claim never goes stale (and to another process) while its push is still queued."""
+        rates = [s.limits.per_second for s in self.senders.values() if s.limits.per_second]
+        if not rates:
+            return MAX_CLAIM
+        return max(1, min(MAX_CLAIM, int(CLAIM_LEASE.total_seconds() * min(rates) / 2)))
 
     async def _prepare(
         self, claims: list[DueClaim], now: datetime
@@ -376,7 +386,9 @@ class DeliveryEngine:
             sub.id or 0, self._following(sub, now), result, failures=0, pushed_at=pushed_at
         )
 
-    async def _plan(self, subs: list[Subscription], now: datetime) -> list[_Plan]:
+    async def _plan(
+        self, subs: list[Subscription], now: datetime, *, token: str | None = None
+    ) -> list[_Plan]:
         """Each subscription's stories (regions, filters, not yet delivered), reserved."""
         cache: dict[tuple[frozenset[str], datetime], list[Story]] = {}
         plans = []
@@ -405,7 +417,7 @@ class DeliveryEngine:
             plan.stories = fresh[:DIGEST_STORY_CAP]
             wanted.extend((plan.sub.channel, s.id, plan.sub.id) for s in plan.stories)
         async with self._writing:
-            got = await self.ledger.reserve(wanted, token=self.token, at=now)
+            got = await self.ledger.reserve(wanted, token=token or self.token, at=now)
         for plan in plans:
             plan.stories = [s for s in plan.stories if ledger_key(plan.sub.channel, s.id) in got]
             plan.keys = [ledger_key(plan.sub.channel, s.id) for s in plan.stories]
@@ -496,11 +508,13 @@ class DeliveryEngine:
     async def push_now(self, sub: Subscription) -> PushOutcome:
         """Deliver a subscription's digest now; the scheduled push then carries only newer."""
         now = self.clock.now()
-        (plan,) = await self._plan([sub], now)
+        # A token of its own: a scheduled push of the same subscription may be under way.
+        token = uuid.uuid4().hex[:16]
+        (plan,) = await self._plan([sub], now, token=token)
         results = await self._send_plans([plan], now)
         ((status, detail, message_id),) = results
         await self.ledger.settle_pushes(
-            token=self.token,
+            token=token,
             sent=[(sub.id, message_id)] if status == "sent" and sub.id is not None else [],
             released=[sub.id] if status != "sent" and sub.id is not None else [],
             at=self.clock.now(),

@@ -310,3 +310,21 @@ async def test_stop_lets_deliveries_under_way_finish(core: Core) -> None:
     (sub,) = await core.subscriptions.for_channel(channel)
     assert sub.last_result and sub.last_result.startswith("sent ")
     assert await core.ledger.count_sent() >= 1
+
+
+async def test_a_scan_claims_no_more_than_it_can_send_within_its_lease(
+    engine: AsyncEngine,
+) -> None:
+    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+
+    class Slow:
+        platform = "console"
+        limits = RateLimits(per_second=1)
+
+        async def send(self, message: Outgoing) -> str | None:
+            return "sent"
+
+    delivery = engine_for(engine, clock, {"console": Slow()})
+    assert delivery._claim_limit() == int(CLAIM_LEASE.total_seconds() / 2)
+    unlimited = engine_for(engine, clock, {"console": ConsoleSender(lambda _: None)})
+    assert unlimited._claim_limit() == 20000
