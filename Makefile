@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: venv
-	$(BIN)/signalbot run
+	$(BIN)/signalbot run --samples
 
 lint: venv
 	$(BIN)/ruff check .

@@ -23,7 +23,7 @@ from typing import Literal, Protocol, TypeVar
 
 from bot import regions
 from bot.clock import Clock
-from bot.digests import FIRST_PUSH_WINDOW
+from bot.digests import DIGEST_STORY_CAP, FIRST_PUSH_WINDOW
 from bot.domain import ChannelRef, Story, Subscription
 from bot.render.model import Digest, StoryCard, build_digest, card_from_story
 from bot.schedule import local_day, next_push
@@ -46,7 +46,6 @@ RETRY_LATER = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 MAX_CLAIM = 20000
 MAX_RATE_LIMIT_WAITS = 20
-DIGEST_STORY_CAP = 25
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from bot.store.stories import StoryStore
 from bot.store.subscriptions import DeliveryLedger
 
 FIRST_PUSH_WINDOW = timedelta(hours=24)
+DIGEST_STORY_CAP = 25  # a digest holds at most this many stories (newest first)
 
 
 @dataclass(frozen=True)
@@ -45,4 +46,4 @@ async def pending_digest(
     sent = await ledger.delivered(sub.channel, [s.id for s in matching])
     fresh = [s for s in matching if s.id not in sent]
     fresh.sort(key=lambda s: s.published_at or since, reverse=True)
-    return PendingDigest(sub, since, fresh)
+    return PendingDigest(sub, since, fresh[:DIGEST_STORY_CAP])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.render.model import Digest, StoryCard, clean
+from bot.render.model import Digest, StoryCard
 from bot.render.templates import template
 
 
@@ -25,6 +25,3 @@ def digest_message(digest: Digest, *, max_stories: int = 10) -> str:
         )
         .strip()
     )
-
-
-__all__ = ["clean", "digest_message", "story_message"]
