@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from collections.abc import Callable
 from typing import TextIO
 
@@ -105,9 +106,20 @@ class ConsoleChannel:
                 f"signalbot console: you are in {self.channel.channel}. Type {PREFIX} help "
                 "to start, exit to leave."
             )
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        def read() -> None:  # a daemon thread: a blocked read never keeps the process alive
+            while True:
+                line = self._read_line()
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+                if line is None:
+                    return
+
+        threading.Thread(target=read, name="console-input", daemon=True).start()
         try:
             while True:
-                line = await asyncio.to_thread(self._read_line)
+                line = await lines.get()
                 if line is None or line.strip().lower() in ("exit", "quit"):
                     break
                 await self.handle_line(line)

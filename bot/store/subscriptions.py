@@ -97,10 +97,9 @@ def _where_channel(channel: ChannelRef) -> Any:
 
 @dataclass(frozen=True)
 class DueClaim:
-    """A push this process claimed: which subscription, and the push time it was due."""
+    """A push this process claimed (the claim row also keeps the push time it was due)."""
 
     subscription_id: int
-    slot: datetime
 
 
 @dataclass(frozen=True)
@@ -251,14 +250,12 @@ class SubscriptionStore:
             insert_(push_claims)
             .from_select(["subscription_id", "claimed_by", "claimed_at", "slot"], chosen)
             .on_conflict_do_nothing(index_elements=["subscription_id"])
-            .returning(k.subscription_id, k.slot)
+            .returning(k.subscription_id)
         )
         async with self.engine.begin() as conn:
             await conn.execute(push_claims.delete().where(k.claimed_at < stale_before))
-            rows = (await conn.execute(statement)).all()
-        claims = [DueClaim(int(r.subscription_id), r.slot) for r in rows]
-        claims.sort(key=lambda c: c.slot)
-        return claims
+            ids = (await conn.execute(statement)).scalars().all()
+        return [DueClaim(int(i)) for i in ids]
 
     async def load(self, ids: Collection[int]) -> list[Subscription]:
         """Subscriptions by id (a claimed batch), in id order."""
