@@ -8,7 +8,6 @@ reason; no traceback.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import signal
@@ -348,12 +347,9 @@ def run(
             can_manage=not member,
         )
         loop = asyncio.get_running_loop()
-        task = asyncio.current_task()
         for signum in (signal.SIGTERM, signal.SIGINT):
-            if task is not None:
-                loop.add_signal_handler(signum, task.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await console.run()  # on a signal, run() lets deliveries under way finish first
+            loop.add_signal_handler(signum, console.request_stop)
+        await console.run()  # on a signal, the session ends once deliveries under way finish
 
     logging.getLogger().setLevel(settings.log_level.upper())
     for noisy in ("alembic", "apscheduler"):

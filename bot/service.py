@@ -52,6 +52,14 @@ class BotService:
 
     async def scan(self) -> list[PushOutcome]:
         """One due-scan plus one look for newly stored stories for instant subscribers."""
+        try:
+            return await self._scan()
+        except asyncio.CancelledError:
+            if self._stopping:  # the scheduler shut down while this job waited its turn
+                return []
+            raise
+
+    async def _scan(self) -> list[PushOutcome]:
         async with self._scan_lock:
             outcomes: list[PushOutcome] = []
             if self._stopping:
@@ -90,9 +98,15 @@ class BotService:
         return changed
 
     async def stop(self) -> None:
-        """Stop the jobs and let deliveries under way finish (SIGTERM)."""
+        """Stop the jobs and let deliveries under way finish (SIGTERM).
+
+        No new job starts once paused; a scan under way finishes before the scheduler shuts
+        down (its shutdown would cancel a running job mid-delivery).
+        """
         self._stopping = True
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        async with self._scan_lock:  # a scan under way finishes first
+            self.scheduler.pause()
+        async with self._scan_lock:
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=False)
             await self.delivery.drain()

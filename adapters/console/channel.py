@@ -72,6 +72,11 @@ class ConsoleChannel:
         self.channel = ChannelRef(PLATFORM, WORKSPACE, channel)
         self.context = CommandContext(self.channel, user, can_manage)
         self.interactive = self.stdin.isatty()
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def request_stop(self) -> None:
+        """End the session as if input had ended (SIGTERM, Ctrl-C): pushes under way finish."""
+        self._lines.put_nowait(None)
 
     def write(self, text: str) -> None:
         self.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -106,7 +111,7 @@ class ConsoleChannel:
                 f"signalbot console: you are in {self.channel.channel}. Type {PREFIX} help "
                 "to start, exit to leave."
             )
-        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        lines = self._lines
         loop = asyncio.get_running_loop()
 
         def read() -> None:  # a daemon thread: a blocked read never keeps the process alive

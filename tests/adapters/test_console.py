@@ -296,3 +296,26 @@ def test_piped_demo_through_the_real_command(tmp_path: Path) -> None:
     assert re.search(r"Sent the Europe digest: \d+ stor", result.stdout)
     assert "#general> " not in result.stdout  # no prompt when input is piped
     assert "Traceback" not in result.stderr
+
+
+def test_sigterm_stops_the_bot_even_while_it_waits_for_input(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALBOT_")}
+    env["SIGNALBOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'term.db'}"
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "signalbot"), "run"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+    )  # fmt: skip
+    assert process.stdin is not None and process.stdout is not None
+    process.stdin.write("/signals subscribe europe\n")
+    process.stdin.flush()
+    first = process.stdout.readline()  # the bot is up and answering; input stays open
+    assert first.startswith("Subscribed to Europe"), first
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    assert time.monotonic() - started < 15
+    assert "Traceback" not in err
