@@ -223,6 +223,7 @@ def _raise_unknown(text: str) -> Region:
     raise UnknownRegion(text, suggestion)
 
 
+@cache
 def leaves(key: str) -> frozenset[str]:
     """The leaf regions a key covers: ``asia`` -> its three sub-regions, ``europe`` -> europe+uk."""
     region = _BY_KEY[key]
