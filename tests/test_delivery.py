@@ -290,9 +290,13 @@ async def test_one_slow_channel_does_not_hold_up_the_others(core: Core) -> None:
         for channel in channels:
             await subscribe(core.engine, core.clock, channel, "asia", mode="instant")  # type: ignore[arg-type]
         task = asyncio.ensure_future(delivery.deliver_instant([item]))
-        await asyncio.sleep(1.0)
+        for _ in range(50):  # the slow channel takes 3 s; the others must not wait for it
+            if len(platform.accepted) >= 20:
+                break
+            await asyncio.sleep(0.05)
         fast = {channel for channel, _, _ in platform.accepted}
         assert fast == {f"ok-{n}" for n in range(20)}  # all in while the slow one still waits
+        assert not task.done()
         assert await task == 21
 
 
@@ -304,7 +308,11 @@ async def test_stop_lets_deliveries_under_way_finish(core: Core) -> None:
         await subscribe(core.engine, core.clock, channel, "europe")
         core.clock.advance(timedelta(days=1))
         await service.start()
-        await asyncio.sleep(0.2)  # the first due-scan is sending (the platform is slow)
+        for _ in range(100):  # until the first due-scan's message is with the (slow) platform
+            if platform.received:
+                break
+            await asyncio.sleep(0.05)
+        assert platform.received == 1 and not platform.accepted
         await service.stop()  # SIGTERM
         assert [c for c, _, _ in platform.accepted] == ["slow-drain"]
     (sub,) = await core.subscriptions.for_channel(channel)

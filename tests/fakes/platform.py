@@ -35,6 +35,7 @@ class FakePlatform:
     slow_seconds: float = 2.0
     accepted: list[tuple[str, dict[str, Any], float]] = field(default_factory=list)
     rejected_429: int = 0
+    received: int = 0  # requests that reached the handler, answered or not yet
     port: int = 0
     _global: deque[float] = field(default_factory=deque)
     _channels: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
@@ -55,6 +56,7 @@ class FakePlatform:
 
     async def handle(self, request: web.Request) -> web.Response:
         channel = request.match_info["channel"]
+        self.received += 1
         now = time.monotonic()
         if self.global_limit:
             wait = self._window(self._global, self.global_limit, now)
