@@ -29,7 +29,6 @@ from bot import regions
 from bot.app import Core, build_core, make_fetcher
 from bot.config import Settings, load_settings
 from bot.domain import Story
-from bot.ingest.errors import IngestError
 from bot.ingest.sources import Parsed, expand_paths, read_source
 from bot.render.messages import FORMATS, Format, render_story
 from bot.store.db import DatabaseURLError
@@ -381,5 +380,3 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
-    except IngestError as error:  # pragma: no cover - every path above catches these itself
-        _fail(str(error))

@@ -23,7 +23,7 @@ from typing import Literal, Protocol, TypeVar
 
 from bot import regions
 from bot.clock import Clock
-from bot.digests import DIGEST_STORY_CAP, FIRST_PUSH_WINDOW
+from bot.digests import select_stories
 from bot.domain import ChannelRef, Story, Subscription
 from bot.render.model import Digest, StoryCard, build_digest, card_from_story
 from bot.schedule import local_day, next_push
@@ -56,8 +56,6 @@ class Outgoing:
     digest: Digest | None = None
     card: StoryCard | None = None
     notice: str | None = None
-    # A stable key for the message (platforms that support it use it to drop duplicates).
-    idempotency_key: str | None = None
 
 
 class DeliveryError(Exception):
@@ -388,33 +386,10 @@ class DeliveryEngine:
     async def _plan(
         self, subs: list[Subscription], now: datetime, *, token: str | None = None
     ) -> list[_Plan]:
-        """Each subscription's stories (regions, filters, not yet delivered), reserved."""
-        cache: dict[tuple[frozenset[str], datetime], list[Story]] = {}
-        plans = []
-        for sub in subs:
-            since = sub.last_push_at or (now - FIRST_PUSH_WINDOW)
-            window = (regions.leaves(sub.region), since)
-            if window not in cache:
-                cache[window] = await self.stories.for_digest(window[0], since=since)
-            candidates = cache[window]
-            if sub.filters:
-                candidates = [s for s in candidates if sub.filters.matches(s)]
-            plans.append(_Plan(sub, list(candidates)))
-        candidate_ids = {s.id for plan in plans for s in plan.stories}
-        done = await self.ledger.delivered_to([p.sub.channel for p in plans], candidate_ids)
-        wanted: list[tuple[ChannelRef, str, int | None]] = []
-        seen: set[LedgerKey] = set()
-        for plan in plans:
-            fresh = []
-            for story in plan.stories:
-                key = ledger_key(plan.sub.channel, story.id)
-                # two subscriptions of one channel (europe and uk) never send a story twice
-                if key not in done and key not in seen:
-                    seen.add(key)
-                    fresh.append(story)
-            fresh.sort(key=lambda s: s.published_at or now, reverse=True)
-            plan.stories = fresh[:DIGEST_STORY_CAP]
-            wanted.extend((plan.sub.channel, s.id, plan.sub.id) for s in plan.stories)
+        """Each subscription's stories (see :func:`select_stories`), reserved in the ledger."""
+        selected = await select_stories(self.stories, self.ledger, subs, now)
+        plans = [_Plan(sub, picked) for sub, picked in zip(subs, selected, strict=True)]
+        wanted = [(p.sub.channel, s.id, p.sub.id) for p in plans for s in p.stories]
         async with self._writing:
             got = await self.ledger.reserve(wanted, token=token or self.token, at=now)
         for plan in plans:
@@ -439,10 +414,7 @@ class DeliveryEngine:
                 plan.sub.region, local_day(now, plan.sub.timezone), plan.stories,
                 more_hint=f"/signals latest {plan.sub.region}", card=card,
             )  # fmt: skip
-            key = f"{plan.sub.id}-{plan.keys[0][3]}-{len(plan.keys)}"
-            return await self._deliver(
-                Outgoing(plan.sub.channel, digest=digest, idempotency_key=key)
-            )
+            return await self._deliver(Outgoing(plan.sub.channel, digest=digest))
 
         return list(await asyncio.gather(*(one(plan) for plan in plans)))
 
@@ -549,12 +521,10 @@ class DeliveryEngine:
         )
         todo = [(sub, story) for sub, story in pairs if ledger_key(sub.channel, story.id) in got]
 
+        cards = {story.id: card_from_story(story) for _, story in todo}  # one per story
+
         async def one(sub: Subscription, story: Story) -> tuple[Status, str, str | None]:
-            return await self._deliver(
-                Outgoing(
-                    sub.channel, card=card_from_story(story), idempotency_key=f"{sub.id}-{story.id}"
-                )
-            )
+            return await self._deliver(Outgoing(sub.channel, card=cards[story.id]))
 
         results = await asyncio.gather(*(one(sub, story) for sub, story in todo))
         sent, released = [], []

@@ -1,5 +1,9 @@
 """What a push holds: the stories for a subscription's regions and filters that the channel
-has not been sent yet, since its last push (the first push looks back a day)."""
+has not been sent yet, since its last push (the first push looks back a day).
+
+One selection serves both the delivery engine (which then reserves what it selected) and
+``/signals preview`` (which only shows it), so a preview always matches the push.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,48 @@ from bot.domain import Story, Subscription
 from bot.render.model import Digest, build_digest
 from bot.schedule import local_day
 from bot.store.stories import StoryStore
-from bot.store.subscriptions import DeliveryLedger
+from bot.store.subscriptions import DeliveryLedger, LedgerKey, ledger_key
 
 FIRST_PUSH_WINDOW = timedelta(hours=24)
 DIGEST_STORY_CAP = 25  # a digest holds at most this many stories (newest first)
+
+
+def digest_since(sub: Subscription, now: datetime) -> datetime:
+    """Where a subscription's next digest starts: its last push, or a day back."""
+    return sub.last_push_at or (now - FIRST_PUSH_WINDOW)
+
+
+async def select_stories(
+    stories: StoryStore, ledger: DeliveryLedger, subs: list[Subscription], now: datetime
+) -> list[list[Story]]:
+    """For each subscription, the stories its push would carry now, newest first.
+
+    Stories of its regions that pass its filters, published (or arrived late) since its last
+    push, not yet sent to its channel, and never twice in one channel even when two of its
+    subscriptions overlap (europe and uk). One query per distinct window, one ledger query.
+    """
+    windows: dict[tuple[frozenset[str], datetime], list[Story]] = {}
+    chosen: list[list[Story]] = []
+    for sub in subs:
+        window = (regions.leaves(sub.region), digest_since(sub, now))
+        if window not in windows:
+            windows[window] = await stories.for_digest(window[0], since=window[1])
+        candidates = windows[window]
+        chosen.append([s for s in candidates if sub.filters.matches(s)] if sub.filters
+                      else list(candidates))  # fmt: skip
+    candidate_ids = {s.id for picked in chosen for s in picked}
+    done = await ledger.delivered_to([sub.channel for sub in subs], candidate_ids)
+    seen: set[LedgerKey] = set()
+    for sub, picked in zip(subs, chosen, strict=True):
+        fresh = []
+        for story in picked:
+            key = ledger_key(sub.channel, story.id)
+            if key not in done and key not in seen:
+                seen.add(key)
+                fresh.append(story)
+        fresh.sort(key=lambda s: s.published_at or now, reverse=True)
+        picked[:] = fresh[:DIGEST_STORY_CAP]
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -39,11 +81,6 @@ class PendingDigest:
 async def pending_digest(
     stories: StoryStore, ledger: DeliveryLedger, sub: Subscription, now: datetime
 ) -> PendingDigest:
-    """The stories the subscription's next push would carry if it went out ``now``."""
-    since = sub.last_push_at or (now - FIRST_PUSH_WINDOW)
-    candidates = await stories.for_digest(regions.leaves(sub.region), since=since)
-    matching = [s for s in candidates if sub.filters.matches(s)]
-    sent = await ledger.delivered(sub.channel, [s.id for s in matching])
-    fresh = [s for s in matching if s.id not in sent]
-    fresh.sort(key=lambda s: s.published_at or since, reverse=True)
-    return PendingDigest(sub, since, fresh[:DIGEST_STORY_CAP])
+    """The digest the subscription's next push would carry if it went out ``now``."""
+    (picked,) = await select_stories(stories, ledger, [sub], now)
+    return PendingDigest(sub, digest_since(sub, now), picked)

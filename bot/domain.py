@@ -18,6 +18,9 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot import regions
+from bot.ingest.normalize import outlet_key
+
 StoryKind = Literal["signals", "article"]
 
 ID_LENGTH = 8
@@ -62,8 +65,6 @@ class Story(BaseModel):
     @field_validator("region")
     @classmethod
     def _known_region(cls, value: str | None) -> str | None:
-        from bot import regions
-
         if value is None:
             return None
         region = regions.find(value)
@@ -95,11 +96,6 @@ class Story(BaseModel):
         elif not _ID_RE.match(self.id):
             raise ValueError(f"id must be {ID_LENGTH} characters a-z and 2-7, got {self.id!r}")
         return self
-
-    @property
-    def when(self) -> datetime | None:
-        """The time the story last changed: its update time, else its publication time."""
-        return self.updated_at or self.published_at
 
 
 def canonical_url(url: str) -> str:
@@ -141,9 +137,6 @@ def looks_like_story_id(text: str) -> bool:
     return bool(_ID_RE.match(text))
 
 
-Platform = Literal["console", "slack", "discord"]
-
-
 @dataclass(frozen=True)
 class ChannelRef:
     """Where messages go: a channel of a workspace (Slack) or guild (Discord), or the console."""
@@ -173,8 +166,6 @@ class Filters:
         return bool(self.topics or self.sources or self.keywords or self.exclude)
 
     def matches(self, story: Story) -> bool:
-        from bot.ingest.normalize import outlet_key
-
         if self.topics and not set(self.topics) & set(story.verticals):
             return False
         if self.sources:

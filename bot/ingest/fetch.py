@@ -59,9 +59,6 @@ class Fetched:
     def not_modified(self) -> bool:
         return self.status == 304
 
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
 
 def _retry_after(value: str | None, default: float) -> float:
     if not value:

@@ -379,11 +379,6 @@ class DeliveryLedger:
         self.engine = engine
         self._postgres = engine.dialect.name == "postgresql"
 
-    async def delivered(self, channel: ChannelRef, story_ids: Collection[str]) -> set[str]:
-        """The ids among ``story_ids`` this channel has been sent (or is being sent)."""
-        found = await self.delivered_to([channel], story_ids)
-        return {key[3] for key in found}
-
     async def delivered_to(
         self, channels: Collection[ChannelRef], story_ids: Collection[str]
     ) -> set[LedgerKey]:
