@@ -18,7 +18,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal, Protocol, TypeVar
 
 from bot import regions
@@ -31,7 +31,6 @@ from bot.store.stories import StoryStore
 from bot.store.subscriptions import (
     DeliveryLedger,
     DueClaim,
-    LedgerKey,
     PushRecord,
     SubscriptionStore,
     ledger_key,
@@ -209,7 +208,30 @@ class PushOutcome:
 class _Plan:
     sub: Subscription
     stories: list[Story] = field(default_factory=list)
-    keys: list[LedgerKey] = field(default_factory=list)
+
+
+@dataclass
+class _Made:
+    """Cards and digests made during one scan: each once, however many channels get it (so
+    the platform payload rendered from a digest is cached once too)."""
+
+    cards: dict[str, StoryCard] = field(default_factory=dict)
+    digests: dict[tuple[str, date, tuple[str, ...]], Digest] = field(default_factory=dict)
+
+    def card(self, story: Story) -> StoryCard:
+        if story.id not in self.cards:
+            self.cards[story.id] = card_from_story(story)
+        return self.cards[story.id]
+
+    def digest(self, plan: _Plan, now: datetime) -> Digest:
+        sub = plan.sub
+        key = (sub.region, local_day(now, sub.timezone), tuple(s.id for s in plan.stories))
+        if key not in self.digests:
+            self.digests[key] = build_digest(
+                sub.region, key[1], plan.stories, more_hint=f"/signals latest {sub.region}",
+                card=self.card,
+            )  # fmt: skip
+        return self.digests[key]
 
 
 def _pause_reason(detail: str) -> str:
@@ -260,6 +282,7 @@ class DeliveryEngine:
         batches = [claimed[i : i + self.batch] for i in range(0, len(claimed), self.batch)]
         outcomes: list[PushOutcome] = []
         bookkeeping: list[asyncio.Task[None]] = []
+        made = _Made()
         # A pipeline: while one batch is being sent, the next is planned and the last one's
         # results are written, so the database never holds up the network (or the reverse).
         planned = asyncio.ensure_future(self._prepare(batches[0], now)) if batches else None
@@ -268,7 +291,7 @@ class DeliveryEngine:
             records, skipped, plans = await planned
             if index + 1 < len(batches):
                 planned = asyncio.ensure_future(self._prepare(batches[index + 1], now))
-            results = await self._send_plans(plans, now)
+            results = await self._send_plans(plans, now, made)
             batch_outcomes = self._conclude(plans, results, records, now)
             outcomes.extend(skipped + batch_outcomes)
             bookkeeping.append(asyncio.ensure_future(self._write_back(plans, results, records)))
@@ -357,7 +380,7 @@ class DeliveryEngine:
         sent: list[tuple[int, str | None]] = []
         released: list[int] = []
         for plan, (status, _detail, message_id) in zip(plans, results, strict=True):
-            if plan.sub.id is None or not plan.keys:
+            if plan.sub.id is None or not plan.stories:
                 continue
             if status == "sent":
                 sent.append((plan.sub.id, message_id))
@@ -389,32 +412,25 @@ class DeliveryEngine:
         """Each subscription's stories (see :func:`select_stories`), reserved in the ledger."""
         selected = await select_stories(self.stories, self.ledger, subs, now)
         plans = [_Plan(sub, picked) for sub, picked in zip(subs, selected, strict=True)]
-        wanted = [(p.sub.channel, s.id, p.sub.id) for p in plans for s in p.stories]
+        wanted = [(p.sub.channel, p.sub.id, [s.id for s in p.stories]) for p in plans]
         async with self._writing:
             got = await self.ledger.reserve(wanted, token=token or self.token, at=now)
-        for plan in plans:
-            plan.stories = [s for s in plan.stories if ledger_key(plan.sub.channel, s.id) in got]
-            plan.keys = [ledger_key(plan.sub.channel, s.id) for s in plan.stories]
+        if not got.complete:
+            for plan in plans:
+                plan.stories = [
+                    s for s in plan.stories if got.holds(plan.sub.channel, s.id, plan.sub.id)
+                ]
         return plans
 
     async def _send_plans(
-        self, plans: list[_Plan], now: datetime
+        self, plans: list[_Plan], now: datetime, made: _Made | None = None
     ) -> list[tuple[Status, str, str | None]]:
-        cards: dict[str, StoryCard] = {}
-
-        def card(story: Story) -> StoryCard:  # one card per story, however many channels
-            if story.id not in cards:
-                cards[story.id] = card_from_story(story)
-            return cards[story.id]
+        made = made or _Made()
 
         async def one(plan: _Plan) -> tuple[Status, str, str | None]:
             if not plan.stories:
                 return "empty", "", None
-            digest = build_digest(
-                plan.sub.region, local_day(now, plan.sub.timezone), plan.stories,
-                more_hint=f"/signals latest {plan.sub.region}", card=card,
-            )  # fmt: skip
-            return await self._deliver(Outgoing(plan.sub.channel, digest=digest))
+            return await self._deliver(Outgoing(plan.sub.channel, digest=made.digest(plan, now)))
 
         return list(await asyncio.gather(*(one(plan) for plan in plans)))
 
@@ -516,10 +532,13 @@ class DeliveryEngine:
         if not pairs:
             return 0
         now = self.clock.now()
+        by_sub: dict[int | None, tuple[Subscription, list[str]]] = {}
+        for sub, story in pairs:
+            by_sub.setdefault(sub.id, (sub, []))[1].append(story.id)
         got = await self.ledger.reserve(
-            [(sub.channel, story.id, sub.id) for sub, story in pairs], token=self.token, at=now
+            [(sub.channel, sub.id, ids) for sub, ids in by_sub.values()], token=self.token, at=now
         )
-        todo = [(sub, story) for sub, story in pairs if ledger_key(sub.channel, story.id) in got]
+        todo = [(sub, story) for sub, story in pairs if got.holds(sub.channel, story.id, sub.id)]
 
         cards = {story.id: card_from_story(story) for _, story in todo}  # one per story
 

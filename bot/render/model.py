@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from functools import cached_property
 
 from bot import regions
 from bot.domain import Story
@@ -132,6 +133,17 @@ class Digest:
     local_date: date
     cards: tuple[StoryCard, ...]
     more_hint: str
+
+    # One digest object goes to thousands of channels and keys the render cache on each
+    # send: hash its (deep) fields once.
+    @cached_property
+    def _hash(self) -> int:
+        return hash(
+            (self.region_key, self.region_name, self.local_date, self.cards, self.more_hint)
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def header(self) -> str:

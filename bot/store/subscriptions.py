@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, and_, bindparam, func, insert, literal, select, update
+from sqlalchemy import RowMapping, and_, bindparam, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -114,9 +114,52 @@ class PushRecord:
     pause_reason: str | None = None
 
 
+class _JsonRows:
+    """Many rows passed to SQL as one parameter, a JSON array of arrays, read back as a table.
+
+    Thousands of rows cost one parameter and no per-row work in Python, where an executemany
+    spends most of its time binding parameters row by row.
+    """
+
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+
+    def table(self, param: str, alias: str, **columns: str) -> str:
+        """A FROM item: ``alias`` with one column per keyword, in array order; a column's
+        type is an SQL type, or ``json`` for a nested array (see :meth:`strings`)."""
+        fields = []
+        for index, (name, sql_type) in enumerate(columns.items()):
+            if sql_type == "json":
+                fields.append(f"r.value -> {index} AS {name}")
+            elif self.postgres:
+                fields.append(f"CAST(r.value ->> {index} AS {sql_type}) AS {name}")
+            else:  # SQLite: ->> gives the value with its own type, as the column stores it
+                fields.append(f"r.value ->> {index} AS {name}")
+        if self.postgres:
+            source, limit = f"jsonb_array_elements(CAST(:{param} AS jsonb)) AS r", ""
+        else:
+            # LIMIT -1 keeps SQLite from flattening the rows into a join (it would then scan
+            # the JSON once per row of the other table): they are read once, then joined.
+            source, limit = f"json_each(:{param}) AS r", " LIMIT -1"
+        return f"(SELECT {', '.join(fields)} FROM {source}{limit}) AS {alias}"
+
+    def time(self, value: datetime | None) -> int | str | None:
+        """A time as a JSON value for a ``timestamptz`` column (see :class:`UTCDateTime`)."""
+        if value is None:
+            return None
+        return value.isoformat() if self.postgres else UTCDateTime.to_sqlite(value)
+
+    def strings(self, array: str, alias: str) -> str:
+        """A FROM item: ``alias.value`` for each string of a JSON array column."""
+        if self.postgres:
+            return f"jsonb_array_elements_text({array}) AS {alias}(value)"
+        return f"json_each({array}) AS {alias}"
+
+
 class SubscriptionStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._json = _JsonRows(engine.dialect.name == "postgresql")
 
     async def save(self, sub: Subscription, *, now: datetime) -> tuple[Subscription, bool]:
         """Create the channel's subscription to this region, or update the one it has.
@@ -272,46 +315,44 @@ class SubscriptionStore:
         return found
 
     async def finish(self, token: str, outcomes: list[PushRecord]) -> None:
-        """Write how claimed pushes went and release the claims, in one transaction."""
+        """Write how claimed pushes went and release the claims, in one transaction.
+
+        Only pushes this token still holds are written (a claim that went stale belongs to
+        whoever took it over). The outcomes travel as one JSON parameter, as in the ledger.
+        """
         if not outcomes:
             return
-        k = push_claims.c
-        mine = (
-            select(k.subscription_id)
-            .where(k.subscription_id == _c.id, k.claimed_by == bindparam("b_token"))
-            .exists()
+        t = self._json.time
+        packed = json.dumps(
+            [
+                [o.subscription_id, t(o.next_push_at), t(o.pushed_at), o.result, o.failures,
+                 o.pause_reason is not None, o.pause_reason]
+                for o in outcomes
+            ]
+        )  # fmt: skip
+        rows = self._json.table(
+            "outcomes", "p", id="bigint", next_push_at="timestamptz", pushed_at="timestamptz",
+            result="text", failures="integer", paused="boolean", reason="text",
+        )  # fmt: skip
+        write = text(
+            "UPDATE subscriptions SET next_push_at = p.next_push_at,"
+            " last_push_at = COALESCE(p.pushed_at, subscriptions.last_push_at),"
+            " last_result = p.result, failures = p.failures, paused = p.paused,"
+            f" paused_reason = p.reason FROM {rows}"
+            " WHERE subscriptions.id = p.id AND EXISTS (SELECT 1 FROM push_claims AS k"
+            " WHERE k.subscription_id = p.id AND k.claimed_by = :token)"
         )
-        statement = (
-            update(subscriptions)
-            .where(_c.id == bindparam("b_id"), mine)
-            .values(
-                next_push_at=bindparam("b_next", type_=UTCDateTime),
-                last_push_at=func.coalesce(bindparam("b_last", type_=UTCDateTime), _c.last_push_at),
-                last_result=bindparam("b_result"),
-                failures=bindparam("b_failures"),
-                paused=bindparam("b_paused"),
-                paused_reason=bindparam("b_reason"),
-            )
-        )
-        params = [
-            {
-                "b_id": o.subscription_id,
-                "b_token": token,
-                "b_next": o.next_push_at,
-                "b_last": o.pushed_at,
-                "b_result": o.result,
-                "b_failures": o.failures,
-                "b_paused": o.pause_reason is not None,
-                "b_reason": o.pause_reason,
-            }
-            for o in outcomes
-        ]
-        release = push_claims.delete().where(
-            k.subscription_id == bindparam("r_id"), k.claimed_by == token
+        ids = self._json.table("ids", "i", id="bigint")
+        release = text(
+            "DELETE FROM push_claims WHERE claimed_by = :token"
+            f" AND subscription_id IN (SELECT i.id FROM {ids})"
         )
         async with self.engine.begin() as conn:
-            await conn.execute(statement, params)
-            await conn.execute(release, [{"r_id": o.subscription_id} for o in outcomes])
+            await conn.execute(write, {"outcomes": packed, "token": token})
+            await conn.execute(
+                release,
+                {"ids": json.dumps([[o.subscription_id] for o in outcomes]), "token": token},
+            )
 
     async def instant_subscribers(self) -> list[Subscription]:
         """Unpaused subscriptions in instant mode."""
@@ -366,6 +407,17 @@ def ledger_key(channel: ChannelRef, story_id: str) -> LedgerKey:
     return (channel.platform, channel.workspace, channel.channel, story_id)
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """The ledger rows one :meth:`DeliveryLedger.reserve` call got: all, or those listed."""
+
+    complete: bool
+    rows: frozenset[tuple[LedgerKey, int | None]] = frozenset()
+
+    def holds(self, channel: ChannelRef, story_id: str, subscription_id: int | None) -> bool:
+        return self.complete or (ledger_key(channel, story_id), subscription_id) in self.rows
+
+
 class DeliveryLedger:
     """Which stories each channel has been sent: at most once per (channel, story).
 
@@ -378,6 +430,7 @@ class DeliveryLedger:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._postgres = engine.dialect.name == "postgresql"
+        self._json = _JsonRows(self._postgres)
 
     async def delivered_to(
         self, channels: Collection[ChannelRef], story_ids: Collection[str]
@@ -409,37 +462,55 @@ class DeliveryLedger:
         return found
 
     async def reserve(
-        self, rows: list[tuple[ChannelRef, str, int | None]], *, token: str, at: datetime
-    ) -> set[LedgerKey]:
-        """Reserve (channel, story) rows; returns those this call got (the rest were taken)."""
-        if not rows:
-            return set()
-        d = deliveries.c
-        values = [
-            {
-                "platform": channel.platform,
-                "workspace": channel.workspace,
-                "channel": channel.channel,
-                "story_id": story_id,
-                "subscription_id": sub_id,
-                "state": "pending",
-                "reserved_by": token,
-                "delivered_at": at,
-            }
-            for channel, story_id, sub_id in rows
-        ]
-        insert_ = pg_insert if self._postgres else sqlite_insert
-        statement = (
-            insert_(deliveries)
-            .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel", "story_id"])
-            .returning(d.platform, d.workspace, d.channel, d.story_id)
+        self,
+        pushes: Sequence[tuple[ChannelRef, int | None, Sequence[str]]],
+        *,
+        token: str,
+        at: datetime,
+    ) -> Reservation:
+        """Reserve stories for channels: ``(channel, subscription id, story ids)`` per push.
+
+        A due-scan reserves tens of thousands of rows, so they travel as one JSON parameter
+        and the database unpacks them: no per-row work in Python. When every row went in (the
+        usual case: the selection already left out what was delivered) the count says so;
+        otherwise one query reads back which rows this call holds.
+        """
+        total = sum(len(ids) for _, _, ids in pushes)
+        if not total:
+            return Reservation(complete=True)
+        packed = json.dumps(
+            [[c.platform, c.workspace, c.channel, sub, list(ids)] for c, sub, ids in pushes if ids],
+            separators=(",", ":"),
         )
-        got: set[LedgerKey] = set()
+        rows = self._json.table(
+            "pushes", "p", platform="text", workspace="text", channel="text", sub="bigint",
+            stories="json",
+        )  # fmt: skip
+        sql = text(
+            "INSERT INTO deliveries (platform, workspace, channel, story_id, subscription_id,"
+            " state, reserved_by, delivered_at)"
+            " SELECT p.platform, p.workspace, p.channel, s.value, p.sub, 'pending', :token, :at"
+            f" FROM {rows}, {self._json.strings('p.stories', 's')} WHERE true"
+            " ON CONFLICT (platform, workspace, channel, story_id) DO NOTHING"
+        ).bindparams(bindparam("at", type_=UTCDateTime))
         async with self.engine.begin() as conn:
-            # one statement, many rows: SQLAlchemy batches it ("insertmanyvalues")
-            result = await conn.execute(statement, values)
-            got.update((r.platform, r.workspace, r.channel, r.story_id) for r in result)
-        return got
+            result = await conn.execute(sql, {"pushes": packed, "token": token, "at": at})
+            if result.rowcount == total:
+                return Reservation(complete=True)
+            # Some were taken (or asked for twice): which rows are ours, and for whom.
+            wanted = {
+                (ledger_key(channel, story), sub) for channel, sub, ids in pushes for story in ids
+            }
+            d = deliveries.c
+            held = await conn.execute(
+                select(d.platform, d.workspace, d.channel, d.story_id, d.subscription_id).where(
+                    d.reserved_by == token,
+                    d.state == "pending",
+                    d.story_id.in_(sorted({key[3] for key, _ in wanted})),
+                )
+            )
+            found = {((r[0], r[1], r[2], r[3]), r[4]) for r in held}
+        return Reservation(complete=False, rows=frozenset(found & wanted))
 
     async def settle(
         self,
@@ -477,18 +548,32 @@ class DeliveryLedger:
         released: list[int],
         at: datetime,
     ) -> None:
-        """Settle whole digests at once: every row a push reserved, by its subscription."""
+        """Settle whole digests at once: every row a push reserved, by its subscription.
+
+        Like :meth:`reserve`, a batch of pushes goes as one JSON parameter.
+        """
         d = deliveries.c
-        match = and_(
-            d.reserved_by == token,
-            d.subscription_id == bindparam("k_sub"),
-            d.state == "pending",
-        )
-        await self._settle(
-            match,
-            [{"k_sub": sub, "k_message": message, "k_at": at} for sub, message in sent],
-            [{"k_sub": sub} for sub in released],
-        )
+        async with self.engine.begin() as conn:
+            if sent:
+                packed = json.dumps([[sub, message] for sub, message in sent])
+                await conn.execute(
+                    text(
+                        "UPDATE deliveries SET state = 'sent', message_id = p.message,"
+                        " delivered_at = :at FROM "
+                        + self._json.table("pushes", "p", sub="bigint", message="text")
+                        + " WHERE deliveries.reserved_by = :token"
+                        " AND deliveries.state = 'pending' AND deliveries.subscription_id = p.sub"
+                    ).bindparams(bindparam("at", type_=UTCDateTime)),
+                    {"pushes": packed, "token": token, "at": at},
+                )
+            if released:
+                await conn.execute(
+                    deliveries.delete().where(
+                        d.reserved_by == token,
+                        d.state == "pending",
+                        d.subscription_id.in_(sorted(set(released))),
+                    )
+                )
 
     async def _settle(
         self, match: Any, sent: list[dict[str, Any]], released: list[dict[str, Any]]

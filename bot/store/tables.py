@@ -56,8 +56,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the store; pass an aware datetime")
         if dialect.name == "sqlite":
-            return (value - _EPOCH) // _MICROSECOND
+            return self.to_sqlite(value)
         return value.astimezone(UTC)
+
+    @staticmethod
+    def to_sqlite(value: datetime) -> int:
+        """The stored form on SQLite: microseconds since the epoch."""
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware datetime")
+        return (value - _EPOCH) // _MICROSECOND
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
