@@ -37,6 +37,7 @@ from bot.delivery import RateLimits  # noqa: E402
 from bot.domain import ChannelRef, Insight, Story  # noqa: E402
 from bot.render.messages import render_digest  # noqa: E402
 from bot.render.model import build_digest  # noqa: E402
+from bot.service import tune_gc  # noqa: E402
 from bot.store.tables import subscriptions as subscriptions_table  # noqa: E402
 from tests.fakes.platform import HttpSender, run_platform_process  # noqa: E402
 
@@ -210,6 +211,7 @@ async def paced(folder: Path, port: int) -> tuple[float, int, int]:
 
 
 def main() -> None:
+    tune_gc()  # the process set up as `signalbot run` sets it up (both clients share it)
     free = PlatformProcess()
     limited = PlatformProcess(global_limit=(50, 1.0), channel_limit=(5, 5.0))
     try:

@@ -350,9 +350,12 @@ def run(
             loop.add_signal_handler(signum, console.request_stop)
         await console.run()  # on a signal, the session ends once deliveries under way finish
 
+    from bot.service import tune_gc
+
     logging.getLogger().setLevel(settings.log_level.upper())
     for noisy in ("alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    tune_gc()
     _run(lambda: _with_core(serve))
 
 

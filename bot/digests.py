@@ -40,23 +40,25 @@ async def select_stories(
     for sub in subs:
         window = (regions.leaves(sub.region), digest_since(sub, now))
         if window not in windows:
-            windows[window] = await stories.for_digest(window[0], since=window[1])
+            found = await stories.for_digest(window[0], since=window[1])
+            found.sort(key=lambda s: s.published_at or now, reverse=True)  # newest first
+            windows[window] = found
         candidates = windows[window]
         chosen.append([s for s in candidates if sub.filters.matches(s)] if sub.filters
-                      else list(candidates))  # fmt: skip
-    candidate_ids = {s.id for picked in chosen for s in picked}
+                      else candidates)  # fmt: skip
+    candidate_ids = {s.id for found in windows.values() for s in found}
     done = await ledger.delivered_to([sub.channel for sub in subs], candidate_ids)
-    seen: set[LedgerKey] = set()
-    for sub, picked in zip(subs, chosen, strict=True):
-        fresh = []
-        for story in picked:
-            key = ledger_key(sub.channel, story.id)
-            if key not in done and key not in seen:
-                seen.add(key)
-                fresh.append(story)
-        fresh.sort(key=lambda s: s.published_at or now, reverse=True)
-        picked[:] = fresh[:DIGEST_STORY_CAP]
-    return chosen
+    if done or len({sub.channel for sub in subs}) < len(subs):
+        seen: set[LedgerKey] = set()
+        for index, (sub, picked) in enumerate(zip(subs, chosen, strict=True)):
+            fresh = []
+            for story in picked:
+                key = ledger_key(sub.channel, story.id)
+                if key not in done and key not in seen:
+                    seen.add(key)
+                    fresh.append(story)
+            chosen[index] = fresh
+    return [picked[:DIGEST_STORY_CAP] for picked in chosen]
 
 
 @dataclass(frozen=True)

@@ -212,6 +212,25 @@ async def test_instant_subscribers_get_new_stories_within_a_scan(core: Core) -> 
     assert len(printed) == 1 and "Test story number 99" in printed[0]
 
 
+async def test_overlapping_instant_subscriptions_alert_a_channel_once(
+    engine: AsyncEngine,
+) -> None:
+    clock = FrozenClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    channel, other = ChannelRef("console", "t", "#alerts"), ChannelRef("console", "t", "#other")
+    for region in ("europe", "uk"):  # a UK story matches both
+        await subscribe(engine, clock, channel, region, mode="instant")
+    await subscribe(engine, clock, other, "uk", mode="instant")
+    printed: list[str] = []
+    delivery = engine_for(engine, clock, {"console": ConsoleSender(printed.append)})
+    news = [story(n, clock.now(), region="uk") for n in (1, 2)]
+    assert await delivery.deliver_instant(news) == 4  # two stories, two channels
+    assert await delivery.deliver_instant(news) == 0  # and never again
+    for target in (channel, other):
+        text = "".join(p for p in printed if f"[{target.channel}]" in p)
+        assert [text.count(f"Test story number {n}\n") for n in (1, 2)] == [1, 1], target
+    assert await DeliveryLedger(engine).count_sent() == 4
+
+
 async def test_feeds_are_polled_with_conditional_gets(sqlite_url: str) -> None:
     clock = FrozenClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
     site = FakeSite()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -36,3 +37,9 @@ def render_digest(digest: Digest, fmt: Format) -> dict[str, Any] | str:
     if fmt == "discord":
         return discord.digest_message(digest)
     return text.digest_message(digest)
+
+
+@lru_cache(maxsize=512)
+def encoded_digest(digest: Digest, fmt: Literal["slack", "discord"]) -> bytes:
+    """A digest's payload as the JSON body of a request, encoded once for all its channels."""
+    return json.dumps(render_digest(digest, fmt)).encode()

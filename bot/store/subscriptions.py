@@ -9,7 +9,7 @@ from datetime import datetime, time
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import RowMapping, and_, bindparam, func, insert, literal, select, text, update
+from sqlalchemy import BigInteger, and_, bindparam, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -54,23 +54,34 @@ def _days(text: str) -> tuple[int, ...]:
     return tuple(int(d) for d in text.split(",") if d)
 
 
-def _from_row(row: RowMapping) -> Subscription:
+# The columns a Subscription is read from, in the order _from_row unpacks them.
+_COLUMNS = (
+    _c.id, _c.platform, _c.workspace, _c.channel, _c.region, _c.push_time, _c.timezone,
+    _c.days, _c.mode, _c.filters, _c.paused, _c.paused_reason, _c.next_push_at,
+    _c.last_push_at, _c.last_result, _c.failures, _c.created_at,
+)  # fmt: skip
+
+
+def _from_row(row: Sequence[Any]) -> Subscription:
+    (id_, platform, workspace, channel, region, push_time, timezone, days, mode, filters,
+     paused, paused_reason, next_push_at, last_push_at, last_result, failures,
+     created_at) = row  # fmt: skip
     return Subscription(
-        id=int(row["id"]),
-        channel=ChannelRef(row["platform"], row["workspace"], row["channel"]),
-        region=row["region"],
-        push_time=_clock_time(row["push_time"]),
-        timezone=row["timezone"],
-        days=_days(row["days"]),
-        mode=cast(DeliveryMode, row["mode"]),
-        filters=_filters_from_json(row["filters"]),
-        paused=bool(row["paused"]),
-        paused_reason=row["paused_reason"],
-        next_push_at=row["next_push_at"],
-        last_push_at=row["last_push_at"],
-        last_result=row["last_result"],
-        failures=int(row["failures"]),
-        created_at=row["created_at"],
+        id=int(id_),
+        channel=ChannelRef(platform, workspace, channel),
+        region=region,
+        push_time=_clock_time(push_time),
+        timezone=timezone,
+        days=_days(days),
+        mode=cast(DeliveryMode, mode),
+        filters=_filters_from_json(filters),
+        paused=bool(paused),
+        paused_reason=paused_reason,
+        next_push_at=next_push_at,
+        last_push_at=last_push_at,
+        last_result=last_result,
+        failures=int(failures),
+        created_at=created_at,
     )
 
 
@@ -190,7 +201,7 @@ class SubscriptionStore:
                             .where(_c.id == found.id)
                             .values(updated_at=now, failures=0, **_values(sub))
                         )
-                    row = (await conn.execute(select(subscriptions).where(where))).mappings().one()
+                    row = (await conn.execute(select(*_COLUMNS).where(where))).one()
                     return _from_row(row), found is None
             except IntegrityError:
                 continue
@@ -198,20 +209,14 @@ class SubscriptionStore:
 
     async def for_channel(self, channel: ChannelRef) -> list[Subscription]:
         async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(subscriptions).where(_where_channel(channel)).order_by(_c.region)
-                )
-            ).mappings()
+            rows = await conn.execute(
+                select(*_COLUMNS).where(_where_channel(channel)).order_by(_c.region)
+            )
             return [_from_row(r) for r in rows]
 
     async def get(self, sub_id: int) -> Subscription | None:
         async with self.engine.connect() as conn:
-            row = (
-                (await conn.execute(select(subscriptions).where(_c.id == sub_id)))
-                .mappings()
-                .first()
-            )
+            row = (await conn.execute(select(*_COLUMNS).where(_c.id == sub_id))).first()
         return _from_row(row) if row else None
 
     async def delete(self, channel: ChannelRef, regions: Collection[str] | None) -> int:
@@ -302,17 +307,16 @@ class SubscriptionStore:
 
     async def load(self, ids: Collection[int]) -> list[Subscription]:
         """Subscriptions by id (a claimed batch), in id order."""
-        found: list[Subscription] = []
-        ordered = sorted(ids)
+        if not ids:
+            return []
+        wanted = text(f"SELECT i.id FROM {self._json.table('ids', 'i', id='bigint')}").bindparams(
+            ids=json.dumps([[i] for i in sorted(ids)])
+        )
         async with self.engine.connect() as conn:
-            for start in range(0, len(ordered), 900):
-                rows = (
-                    await conn.execute(
-                        select(subscriptions).where(_c.id.in_(ordered[start : start + 900]))
-                    )
-                ).mappings()
-                found.extend(_from_row(r) for r in rows)
-        return found
+            rows = await conn.execute(
+                select(*_COLUMNS).where(_c.id.in_(wanted.columns(id=BigInteger))).order_by(_c.id)
+            )
+            return [_from_row(r) for r in rows]
 
     async def finish(self, token: str, outcomes: list[PushRecord]) -> None:
         """Write how claimed pushes went and release the claims, in one transaction.
@@ -357,11 +361,9 @@ class SubscriptionStore:
     async def instant_subscribers(self) -> list[Subscription]:
         """Unpaused subscriptions in instant mode."""
         async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(subscriptions).where(_c.mode == "instant", _c.paused.is_(False))
-                )
-            ).mappings()
+            rows = await conn.execute(
+                select(*_COLUMNS).where(_c.mode == "instant", _c.paused.is_(False))
+            )
             return [_from_row(r) for r in rows]
 
     async def record_failure(
@@ -379,11 +381,7 @@ class SubscriptionStore:
                 .where(_c.id == sub_id, _c.failures >= pause_after, _c.paused.is_(False))
                 .values(paused=True, paused_reason=pause_reason)
             )
-            row = (
-                (await conn.execute(select(subscriptions).where(_c.id == sub_id)))
-                .mappings()
-                .first()
-            )
+            row = (await conn.execute(select(*_COLUMNS).where(_c.id == sub_id))).first()
         return _from_row(row) if row else None
 
     async def record_success(self, sub_id: int, *, result: str, pushed_at: datetime | None) -> None:

@@ -25,7 +25,7 @@ from aiohttp import web
 
 from bot.delivery import DeliveryError, Outgoing, RateLimits
 from bot.render import discord
-from bot.render.messages import render_digest
+from bot.render.messages import encoded_digest, render_digest
 
 
 @dataclass
@@ -128,6 +128,9 @@ async def serve_platform(platform: FakePlatform) -> AsyncIterator[FakePlatform]:
         await runner.cleanup()
 
 
+JSON_BODY = {"Content-Type": "application/json"}
+
+
 def payload(message: Outgoing) -> dict[str, Any]:
     """The Discord message body for an outgoing message."""
     if message.digest is not None:
@@ -165,8 +168,13 @@ class HttpSender:
         assert self._session is not None
         url = f"{self.base_url}/channels/{message.channel.channel}/messages"
         try:
-            async with self._session.post(url, json=payload(message)) as response:
-                body = await response.json(content_type=None)
+            body_args: dict[str, Any] = (
+                {"data": encoded_digest(message.digest, "discord"), "headers": JSON_BODY}
+                if message.digest is not None
+                else {"json": payload(message)}
+            )
+            async with self._session.post(url, **body_args) as response:
+                body = json.loads(await response.read())
                 if response.status == 200:
                     return str(body["id"])
                 if response.status == 429:

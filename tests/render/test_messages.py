@@ -7,7 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain import Insight, Story
-from bot.render.messages import render_digest, render_story
+from bot.render.messages import encoded_digest, render_digest, render_story
 from bot.render.model import build_digest, card_from_story, cut
 from tests.conftest import ROOT
 
@@ -128,3 +128,16 @@ def test_bundled_samples_render_on_every_platform() -> None:
         story = Story.model_validate(raw)
         for fmt in ("slack", "discord", "text"):
             assert render_story(story, fmt)  # type: ignore[arg-type]
+
+
+def test_a_digest_is_encoded_once_for_every_channel_that_gets_it() -> None:
+    cards = (sample(), sample(url="https://www.semafor.com/article/11/24/2026/other"))
+    first = build_digest("middle-east", date(2026, 11, 24), list(cards))
+    same = build_digest("middle-east", date(2026, 11, 24), list(cards))  # equal, not identical
+    assert first is not same and hash(first) == hash(same)
+    for fmt in ("slack", "discord"):
+        body = encoded_digest(first, fmt)  # type: ignore[arg-type]
+        assert json.loads(body) == render_digest(first, fmt)
+        assert encoded_digest(same, fmt) is body
+    other = build_digest("middle-east", date(2026, 11, 25), list(cards))
+    assert encoded_digest(other, "discord") != encoded_digest(first, "discord")
