@@ -136,7 +136,7 @@ def test_a_digest_is_encoded_once_for_every_channel_that_gets_it() -> None:
     same = build_digest("middle-east", date(2026, 11, 24), list(cards))  # equal, not identical
     assert first is not same and hash(first) == hash(same)
     for fmt in ("slack", "discord"):
-        body = encoded_digest(first, fmt)  # type: ignore[arg-type]
+        body = encoded_digest(first, fmt)
         assert json.loads(body) == render_digest(first, fmt)
         assert encoded_digest(same, fmt) is body
     other = build_digest("middle-east", date(2026, 11, 25), list(cards))
