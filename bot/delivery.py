@@ -18,12 +18,12 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal, Protocol, TypeVar
 
 from bot import regions
 from bot.clock import Clock
-from bot.digests import select_stories
+from bot.digests import Windows, select_stories
 from bot.domain import ChannelRef, Story, Subscription
 from bot.render.model import Digest, StoryCard, build_digest, card_from_story
 from bot.schedule import local_day, next_push
@@ -212,11 +212,12 @@ class _Plan:
 
 @dataclass
 class _Made:
-    """Cards and digests made during one scan: each once, however many channels get it (so
-    the platform payload rendered from a digest is cached once too)."""
+    """What one scan reads and makes once, however many channels get it: each window's
+    stories, each card, each digest (so the payload rendered from a digest is cached once)."""
 
+    windows: Windows = field(default_factory=dict)
     cards: dict[str, StoryCard] = field(default_factory=dict)
-    digests: dict[tuple[str, date, tuple[str, ...]], Digest] = field(default_factory=dict)
+    digests: dict[tuple[str, str, tuple[str, ...]], Digest] = field(default_factory=dict)
 
     def card(self, story: Story) -> StoryCard:
         if story.id not in self.cards:
@@ -225,13 +226,14 @@ class _Made:
 
     def digest(self, plan: _Plan, now: datetime) -> Digest:
         sub = plan.sub
-        key = (sub.region, local_day(now, sub.timezone), tuple(s.id for s in plan.stories))
-        if key not in self.digests:
-            self.digests[key] = build_digest(
-                sub.region, key[1], plan.stories, more_hint=f"/signals latest {sub.region}",
-                card=self.card,
+        key = (sub.region, sub.timezone, tuple([s.id for s in plan.stories]))
+        digest = self.digests.get(key)
+        if digest is None:
+            digest = self.digests[key] = build_digest(
+                sub.region, local_day(now, sub.timezone), plan.stories,
+                more_hint=f"/signals latest {sub.region}", card=self.card,
             )  # fmt: skip
-        return self.digests[key]
+        return digest
 
 
 def _pause_reason(detail: str) -> str:
@@ -285,12 +287,12 @@ class DeliveryEngine:
         made = _Made()
         # A pipeline: while one batch is being sent, the next is planned and the last one's
         # results are written, so the database never holds up the network (or the reverse).
-        planned = asyncio.ensure_future(self._prepare(batches[0], now)) if batches else None
+        planned = asyncio.ensure_future(self._prepare(batches[0], now, made)) if batches else None
         for index in range(len(batches)):
             assert planned is not None
             records, skipped, plans = await planned
             if index + 1 < len(batches):
-                planned = asyncio.ensure_future(self._prepare(batches[index + 1], now))
+                planned = asyncio.ensure_future(self._prepare(batches[index + 1], now, made))
             results = await self._send_plans(plans, now, made)
             batch_outcomes = self._conclude(plans, results, records, now)
             outcomes.extend(skipped + batch_outcomes)
@@ -307,7 +309,7 @@ class DeliveryEngine:
         return max(1, min(MAX_CLAIM, int(CLAIM_LEASE.total_seconds() * min(rates) / 2)))
 
     async def _prepare(
-        self, claims: list[DueClaim], now: datetime
+        self, claims: list[DueClaim], now: datetime, made: _Made
     ) -> tuple[list[PushRecord], list[PushOutcome], list[_Plan]]:
         """Load a claimed batch; skip pushes missed beyond the grace window; plan the rest."""
         records: list[PushRecord] = []
@@ -331,7 +333,7 @@ class DeliveryEngine:
                 skipped.append(PushOutcome(sub, "skipped", detail="missed while the bot was down"))
             else:
                 live.append(sub)
-        return records, skipped, await self._plan(live, now)
+        return records, skipped, await self._plan(live, now, windows=made.windows)
 
     def _conclude(
         self,
@@ -407,10 +409,15 @@ class DeliveryEngine:
         )
 
     async def _plan(
-        self, subs: list[Subscription], now: datetime, *, token: str | None = None
+        self,
+        subs: list[Subscription],
+        now: datetime,
+        *,
+        token: str | None = None,
+        windows: Windows | None = None,
     ) -> list[_Plan]:
         """Each subscription's stories (see :func:`select_stories`), reserved in the ledger."""
-        selected = await select_stories(self.stories, self.ledger, subs, now)
+        selected = await select_stories(self.stories, self.ledger, subs, now, windows)
         plans = [_Plan(sub, picked) for sub, picked in zip(subs, selected, strict=True)]
         wanted = [(p.sub.channel, p.sub.id, [s.id for s in p.stories]) for p in plans]
         async with self._writing:
@@ -426,13 +433,16 @@ class DeliveryEngine:
         self, plans: list[_Plan], now: datetime, made: _Made | None = None
     ) -> list[tuple[Status, str, str | None]]:
         made = made or _Made()
-
-        async def one(plan: _Plan) -> tuple[Status, str, str | None]:
-            if not plan.stories:
-                return "empty", "", None
-            return await self._deliver(Outgoing(plan.sub.channel, digest=made.digest(plan, now)))
-
-        return list(await asyncio.gather(*(one(plan) for plan in plans)))
+        sending = [plan for plan in plans if plan.stories]
+        sent = iter(
+            await asyncio.gather(
+                *(
+                    self._deliver(Outgoing(p.sub.channel, digest=made.digest(p, now)))
+                    for p in sending
+                )
+            )
+        )
+        return [next(sent) if plan.stories else ("empty", "", None) for plan in plans]
 
     async def _deliver(self, message: Outgoing) -> tuple[Status, str, str | None]:
         """Send with limits, 429 waits and retries: sent, retrying (transient) or failed."""

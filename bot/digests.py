@@ -26,16 +26,24 @@ def digest_since(sub: Subscription, now: datetime) -> datetime:
     return sub.last_push_at or (now - FIRST_PUSH_WINDOW)
 
 
+Windows = dict[tuple[frozenset[str], datetime], list[Story]]
+
+
 async def select_stories(
-    stories: StoryStore, ledger: DeliveryLedger, subs: list[Subscription], now: datetime
+    stories: StoryStore,
+    ledger: DeliveryLedger,
+    subs: list[Subscription],
+    now: datetime,
+    windows: Windows | None = None,
 ) -> list[list[Story]]:
     """For each subscription, the stories its push would carry now, newest first.
 
     Stories of its regions that pass its filters, published (or arrived late) since its last
     push, not yet sent to its channel, and never twice in one channel even when two of its
-    subscriptions overlap (europe and uk). One query per distinct window, one ledger query.
+    subscriptions overlap (europe and uk). One query per distinct window, one ledger query;
+    ``windows`` keeps the windows' stories for the next call (the batches of one scan).
     """
-    windows: dict[tuple[frozenset[str], datetime], list[Story]] = {}
+    windows = {} if windows is None else windows
     chosen: list[list[Story]] = []
     for sub in subs:
         window = (regions.leaves(sub.region), digest_since(sub, now))

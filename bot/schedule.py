@@ -130,5 +130,7 @@ def next_push_for(sub: Subscription, after: datetime) -> datetime:
     return next_push(sub.push_time, sub.timezone, sub.days, after, last_local_day=last_day)
 
 
+@lru_cache(maxsize=4096)  # a due-scan asks for the same few (time, zone) pairs thousands of times
 def local_day(when: datetime, zone: str) -> date:
+    """The date at ``when`` in ``zone``."""
     return when.astimezone(ZoneInfo(zone)).date()

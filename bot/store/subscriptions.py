@@ -436,28 +436,24 @@ class DeliveryLedger:
         """The (channel, story) pairs among these that are sent or being sent."""
         if not channels or not story_ids:
             return set()
-        d = deliveries.c
-        by_workspace: dict[tuple[str, str], set[str]] = {}
-        for channel in channels:
-            by_workspace.setdefault((channel.platform, channel.workspace), set()).add(
-                channel.channel
-            )
-        ids = sorted(set(story_ids))
-        found: set[LedgerKey] = set()
+        wanted = self._json.table(
+            "channels", "c", platform="text", workspace="text", channel="text"
+        )
+        stories = self._json.table("stories", "s", id="text")
+        sql = text(
+            "SELECT d.platform, d.workspace, d.channel, d.story_id"
+            f" FROM {wanted} JOIN deliveries AS d ON d.platform = c.platform"
+            " AND d.workspace = c.workspace AND d.channel = c.channel"
+            f" WHERE d.story_id IN (SELECT s.id FROM {stories})"
+        )
+        params = {
+            "channels": json.dumps(
+                sorted({(c.platform, c.workspace, c.channel) for c in channels})
+            ),
+            "stories": json.dumps([[i] for i in sorted(set(story_ids))]),
+        }
         async with self.engine.connect() as conn:
-            for (platform, workspace), names in by_workspace.items():
-                ordered = sorted(names)
-                for start in range(0, len(ordered), 500):
-                    rows = await conn.execute(
-                        select(d.channel, d.story_id).where(
-                            d.platform == platform,
-                            d.workspace == workspace,
-                            d.channel.in_(ordered[start : start + 500]),
-                            d.story_id.in_(ids),
-                        )
-                    )
-                    found.update((platform, workspace, r.channel, r.story_id) for r in rows)
-        return found
+            return {(r[0], r[1], r[2], r[3]) for r in await conn.execute(sql, params)}
 
     async def reserve(
         self,
