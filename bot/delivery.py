@@ -18,7 +18,8 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from functools import lru_cache
 from typing import Literal, Protocol, TypeVar
 
 from bot import regions
@@ -236,6 +237,14 @@ class _Made:
         return digest
 
 
+@lru_cache(maxsize=4096)  # the channels of one slot share their next slot
+def _following(
+    push_time: time, zone: str, days: tuple[int, ...], slot: datetime, now: datetime
+) -> datetime:
+    """The push after the one due at ``slot``: never on or before that slot's local day."""
+    return next_push(push_time, zone, days, max(now, slot), last_local_day=local_day(slot, zone))
+
+
 def _pause_reason(detail: str) -> str:
     return f"paused after {PAUSE_AFTER_FAILURES} failed deliveries in a row: {detail}"
 
@@ -395,11 +404,7 @@ class DeliveryEngine:
             await self.subscriptions.finish(self.token, records)
 
     def _following(self, sub: Subscription, now: datetime) -> datetime:
-        slot = sub.next_push_at or now
-        return next_push(
-            sub.push_time, sub.timezone, sub.days, max(now, slot),
-            last_local_day=local_day(slot, sub.timezone),
-        )  # fmt: skip
+        return _following(sub.push_time, sub.timezone, sub.days, sub.next_push_at or now, now)
 
     def _record(
         self, sub: Subscription, now: datetime, result: str, *, pushed_at: datetime | None = None

@@ -160,8 +160,13 @@ class _JsonRows:
             return None
         return value.isoformat() if self.postgres else UTCDateTime.to_sqlite(value)
 
+    def element(self, alias: str, sql_type: str) -> str:
+        """The value of an item of :meth:`strings`, as ``sql_type``."""
+        return f"CAST({alias}.value AS {sql_type})" if self.postgres else f"{alias}.value"
+
     def strings(self, array: str, alias: str) -> str:
-        """A FROM item: ``alias.value`` for each string of a JSON array column."""
+        """A FROM item: ``alias.value`` for each item of a JSON array column (as text on
+        PostgreSQL: see :meth:`element`)."""
         if self.postgres:
             return f"jsonb_array_elements_text({array}) AS {alias}(value)"
         return f"json_each({array}) AS {alias}"
@@ -326,25 +331,31 @@ class SubscriptionStore:
         """
         if not outcomes:
             return
+        # Pushes of one slot mostly end alike (same next time, same result): one JSON row per
+        # distinct outcome, carrying its subscriptions' ids.
+        alike: dict[tuple[datetime | None, datetime | None, str, int, str | None], list[int]] = {}
+        for o in outcomes:
+            key = (o.next_push_at, o.pushed_at, o.result, o.failures, o.pause_reason)
+            alike.setdefault(key, []).append(o.subscription_id)
         t = self._json.time
         packed = json.dumps(
             [
-                [o.subscription_id, t(o.next_push_at), t(o.pushed_at), o.result, o.failures,
-                 o.pause_reason is not None, o.pause_reason]
-                for o in outcomes
+                [t(next_at), t(pushed_at), result, failures, reason is not None, reason, ids]
+                for (next_at, pushed_at, result, failures, reason), ids in alike.items()
             ]
-        )  # fmt: skip
+        )
         rows = self._json.table(
-            "outcomes", "p", id="bigint", next_push_at="timestamptz", pushed_at="timestamptz",
-            result="text", failures="integer", paused="boolean", reason="text",
+            "outcomes", "p", next_push_at="timestamptz", pushed_at="timestamptz", result="text",
+            failures="integer", paused="boolean", reason="text", ids="json",
         )  # fmt: skip
+        sub_id = self._json.element("i", "bigint")
         write = text(
             "UPDATE subscriptions SET next_push_at = p.next_push_at,"
             " last_push_at = COALESCE(p.pushed_at, subscriptions.last_push_at),"
             " last_result = p.result, failures = p.failures, paused = p.paused,"
-            f" paused_reason = p.reason FROM {rows}"
-            " WHERE subscriptions.id = p.id AND EXISTS (SELECT 1 FROM push_claims AS k"
-            " WHERE k.subscription_id = p.id AND k.claimed_by = :token)"
+            f" paused_reason = p.reason FROM {rows}, {self._json.strings('p.ids', 'i')}"
+            f" WHERE subscriptions.id = {sub_id} AND EXISTS (SELECT 1 FROM push_claims AS k"
+            f" WHERE k.subscription_id = {sub_id} AND k.claimed_by = :token)"
         )
         ids = self._json.table("ids", "i", id="bigint")
         release = text(
@@ -397,6 +408,10 @@ class SubscriptionStore:
                 (await conn.execute(select(func.count()).select_from(subscriptions))).scalar_one()
             )
 
+
+# A literal, not a bound parameter: the ledger's partial index of pending rows is used only
+# where the query states its condition word for word.
+PENDING = text("deliveries.state = 'pending'")
 
 LedgerKey = tuple[str, str, str, str]  # platform, workspace, channel, story id
 
@@ -499,7 +514,7 @@ class DeliveryLedger:
             held = await conn.execute(
                 select(d.platform, d.workspace, d.channel, d.story_id, d.subscription_id).where(
                     d.reserved_by == token,
-                    d.state == "pending",
+                    PENDING,
                     d.story_id.in_(sorted({key[3] for key, _ in wanted})),
                 )
             )
@@ -564,7 +579,7 @@ class DeliveryLedger:
                 await conn.execute(
                     deliveries.delete().where(
                         d.reserved_by == token,
-                        d.state == "pending",
+                        PENDING,
                         d.subscription_id.in_(sorted(set(released))),
                     )
                 )
@@ -586,16 +601,14 @@ class DeliveryLedger:
                     sent,
                 )
             if released:
-                await conn.execute(
-                    deliveries.delete().where(match, deliveries.c.state == "pending"), released
-                )
+                await conn.execute(deliveries.delete().where(match, PENDING), released)
 
     async def release_stale(self, *, older_than: datetime) -> int:
         """Drop reservations a dead process left pending, so their stories go out again."""
         d = deliveries.c
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                deliveries.delete().where(d.state == "pending", d.delivered_at < older_than)
+                deliveries.delete().where(PENDING, d.delivered_at < older_than)
             )
         return int(result.rowcount or 0)
 
