@@ -290,7 +290,10 @@ class DeliveryEngine:
             now, self.token, stale_before=now - CLAIM_LEASE, platforms=self.senders,
             limit=self._claim_limit(),
         )  # fmt: skip
-        batches = [claimed[i : i + self.batch] for i in range(0, len(claimed), self.batch)]
+        # A small first batch, so the first messages leave while the next batch is planned.
+        first = min(len(claimed), max(1, self.batch // 10))
+        batches = [claimed[:first]] if claimed else []
+        batches += [claimed[i : i + self.batch] for i in range(first, len(claimed), self.batch)]
         outcomes: list[PushOutcome] = []
         bookkeeping: list[asyncio.Task[None]] = []
         made = _Made()
