@@ -191,6 +191,7 @@ async def throughput(folder: Path, port: int) -> tuple[float, int, int]:
         stats = await platform_call(port, "GET", "/stats")
         dup, miss = count_problems(stats["accepted"], Counter(c.channel for c, _ in channels))
         duplicates, lost = duplicates + dup, lost + miss
+        await platform_call(port, "POST", "/reset")  # the same fresh endpoint for both
         bare = await bare_run(port, bodies)
         ratios.append(bare / elapsed)
         print(f"round {round_ + 1}: engine {sent:,} pushes in {elapsed:.2f} s "
