@@ -28,6 +28,7 @@ from bot.schedule import (
     parse_days,
     parse_time_of_day,
     parse_timezone,
+    zone_name,
 )
 from bot.store.stories import EmptySearch, SearchQuery, StoryStore
 from bot.store.subscriptions import DeliveryLedger, SubscriptionStore
@@ -199,6 +200,7 @@ def parse_subscribe(args: str) -> SubscribeRequest:
             region_words.append(token)
         else:
             current.append(token)
+    _bare_schedule(region_words, options)
     names = _split_list(" ".join(region_words))
     if not names:
         raise CommandError(
@@ -259,6 +261,46 @@ def parse_subscribe(args: str) -> SubscribeRequest:
         excluded = tuple(w.lower() for w in _split_list(" ".join(options["exclude"])))
         request = replace(request, exclude=excluded)
     return request
+
+
+def _time_or_none(text: str) -> time | None:
+    try:
+        return parse_time_of_day(text) if any(c.isdigit() for c in text) else None
+    except ScheduleError:
+        return None
+
+
+def _zone_word(word: str) -> bool:
+    # Area/City names only (and UTC): a bare "Singapore" or "Japan" is a region first.
+    return ("/" in word or word.upper() in ("UTC", "GMT")) and zone_name(word) is not None
+
+
+def _bare_schedule(region_words: list[str], options: dict[str, list[str]]) -> None:
+    """Read what people type without the option words: "europe 08:00 Europe/Brussels" is
+    "europe at 08:00 tz Europe/Brussels", and so is "europe at 08:00 in Europe/Brussels".
+
+    Only trailing words that are unmistakably a time of day or a zone name move (no region
+    name looks like either), and only into options not given already.
+    """
+
+    def take(words: list[str]) -> None:
+        while words:
+            word = words[-1]
+            if "tz" not in options and _zone_word(word) and len(words) > 1:
+                options["tz"] = [words.pop()]
+                if words and words[-1].lower() == "in":
+                    words.pop()
+            elif "at" not in options and _time_or_none(word) and len(words) > 1:
+                options["at"] = [words.pop()]
+            else:
+                return
+
+    take(region_words)
+    at = options.get("at")
+    if at and len(at) > 1 and _time_or_none(" ".join(at)) is None:
+        rest = at[1:]
+        take(rest)  # "at 08:00 in Europe/Brussels": the zone moves to tz
+        options["at"] = at[:1] + rest
 
 
 _OPTION_EXAMPLES = {
@@ -394,7 +436,8 @@ async def _regions(service: CommandService, ctx: CommandContext, args: str) -> R
     "Defaults: 07:00 in the region's home time zone, every day, one digest. Subscribing again "
     "to a region changes that subscription. Filters narrow it: topics (politics, security, "
     "business, tech, net-zero, ...), sources (outlets), keywords (any must appear), exclude "
-    "(none may appear). Example: /signals subscribe bxl at 07:30 topics security",
+    "(none may appear). Examples: /signals subscribe bxl at 07:30 topics security, or "
+    "simply /signals subscribe europe 08:00 Europe/Brussels",
     manages=True,
 )
 async def _subscribe(service: CommandService, ctx: CommandContext, args: str) -> Reply:

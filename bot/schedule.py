@@ -75,6 +75,11 @@ def _zone_names() -> dict[str, str]:
     return {name.lower(): name for name in zoneinfo.available_timezones()}
 
 
+def zone_name(text: str) -> str | None:
+    """The proper spelling of an IANA zone name, or None if ``text`` is not exactly one."""
+    return _zone_names().get(text.strip().lower())
+
+
 def parse_timezone(text: str) -> str:
     """An IANA zone name in its proper spelling ('europe/paris' -> 'Europe/Paris')."""
     name = _zone_names().get(text.strip().lower())

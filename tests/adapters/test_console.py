@@ -67,6 +67,27 @@ async def test_subscribing_again_updates_instead_of_adding(core: Core) -> None:
     assert "      topics: security" in out
 
 
+@pytest.mark.parametrize(
+    ("line", "regions", "at", "zone"),
+    [
+        ("europe 08:00 Europe/Brussels", ["europe"], "08:00", "Europe/Brussels"),
+        ("europe at 8:15 in america/new_york", ["europe"], "08:15", "America/New_York"),
+        ("middle east 6:45am Asia/Dubai topics business", ["middle-east"], "06:45", "Asia/Dubai"),
+        ("europe, singapore", ["europe", "southeast-asia"], "07:00", None),  # a region first
+        ("europe in UTC", ["europe"], "07:00", "UTC"),
+    ],
+)
+async def test_a_time_and_zone_typed_without_the_option_words(
+    core: Core, line: str, regions: list[str], at: str, zone: str | None
+) -> None:
+    await session(core, f"/signals subscribe {line}")
+    subs = await core.subscriptions.for_channel(CONSOLE)
+    assert sorted(s.region for s in subs) == regions
+    for sub in subs:
+        assert f"{sub.push_time:%H:%M}" == at
+        assert zone is None or sub.timezone == zone
+
+
 async def test_several_regions_and_every_option(core: Core) -> None:
     out = await session(
         core,
