@@ -18,23 +18,20 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
-from functools import lru_cache
+from datetime import datetime, timedelta
 from typing import Literal, Protocol, TypeVar
 
 from bot import regions
 from bot.clock import Clock
-from bot.digests import Windows, select_stories
+from bot.digests import Windows, digest_for, select_stories
 from bot.domain import ChannelRef, Story, Subscription
-from bot.render.model import Digest, StoryCard, build_digest, card_from_story
+from bot.render.model import Digest, StoryCard, card_from_story
 from bot.schedule import local_day, next_push
 from bot.store.stories import StoryStore
 from bot.store.subscriptions import (
     DeliveryLedger,
-    DueClaim,
     PushRecord,
     SubscriptionStore,
-    ledger_key,
 )
 
 log = logging.getLogger(__name__)
@@ -181,6 +178,7 @@ class Limiter:
 
 
 Status = Literal["sent", "empty", "skipped", "failed", "retrying", "paused"]
+_Results = list[tuple[Status, str, str | None]]
 
 
 @dataclass(frozen=True)
@@ -230,19 +228,8 @@ class _Made:
         key = (sub.region, sub.timezone, tuple([s.id for s in plan.stories]))
         digest = self.digests.get(key)
         if digest is None:
-            digest = self.digests[key] = build_digest(
-                sub.region, local_day(now, sub.timezone), plan.stories,
-                more_hint=f"/signals latest {sub.region}", card=self.card,
-            )  # fmt: skip
+            digest = self.digests[key] = digest_for(sub, plan.stories, now, self.card)
         return digest
-
-
-@lru_cache(maxsize=4096)  # the channels of one slot share their next slot
-def _following(
-    push_time: time, zone: str, days: tuple[int, ...], slot: datetime, now: datetime
-) -> datetime:
-    """The push after the one due at ``slot``: never on or before that slot's local day."""
-    return next_push(push_time, zone, days, max(now, slot), last_local_day=local_day(slot, zone))
 
 
 def _pause_reason(detail: str) -> str:
@@ -321,18 +308,14 @@ class DeliveryEngine:
         return max(1, min(MAX_CLAIM, int(CLAIM_LEASE.total_seconds() * min(rates) / 2)))
 
     async def _prepare(
-        self, claims: list[DueClaim], now: datetime, made: _Made
+        self, claims: list[int], now: datetime, made: _Made
     ) -> tuple[list[PushRecord], list[PushOutcome], list[_Plan]]:
         """Load a claimed batch; skip pushes missed beyond the grace window; plan the rest."""
         records: list[PushRecord] = []
         skipped: list[PushOutcome] = []
         live: list[Subscription] = []
-        for sub in await self.subscriptions.load([c.subscription_id for c in claims]):
-            if sub.paused:  # paused since the scan: hand the claim back untouched
-                records.append(
-                    PushRecord(sub.id or 0, sub.next_push_at, sub.last_result or "",
-                               sub.failures, pause_reason=sub.paused_reason or "paused")
-                )  # fmt: skip
+        for sub in await self.subscriptions.load(claims):
+            if sub.paused:  # paused since the scan, which dropped the claim: nothing to do
                 continue
             slot = sub.next_push_at or now
             if now - slot > self.grace:
@@ -391,23 +374,31 @@ class DeliveryEngine:
         records: list[PushRecord],
     ) -> None:
         """Settle the ledger (sent or released), then store each push's outcome."""
-        sent: list[tuple[int, str | None]] = []
-        released: list[int] = []
-        for plan, (status, _detail, message_id) in zip(plans, results, strict=True):
-            if plan.sub.id is None or not plan.stories:
-                continue
-            if status == "sent":
-                sent.append((plan.sub.id, message_id))
-            else:
-                released.append(plan.sub.id)
         async with self._writing:
-            await self.ledger.settle_pushes(
-                token=self.token, sent=sent, released=released, at=self.clock.now()
-            )
+            await self._settle(self.token, plans, results)
             await self.subscriptions.finish(self.token, records)
 
+    async def _settle(self, token: str, plans: list[_Plan], results: _Results) -> None:
+        """The ledger rows of each push that reserved stories: sent, or released."""
+        sent: list[tuple[int | None, str | None, str | None]] = []
+        released: list[tuple[int | None, str | None]] = []
+        for plan, (status, _detail, message_id) in zip(plans, results, strict=True):
+            if plan.stories:
+                if status == "sent":
+                    sent.append((plan.sub.id, None, message_id))
+                else:
+                    released.append((plan.sub.id, None))
+        if sent or released:
+            await self.ledger.settle(token=token, sent=sent, released=released, at=self.clock.now())
+
     def _following(self, sub: Subscription, now: datetime) -> datetime:
-        return _following(sub.push_time, sub.timezone, sub.days, sub.next_push_at or now, now)
+        """The push after the one due at the subscription's slot: never on or before that
+        slot's local day."""
+        slot = sub.next_push_at or now
+        return next_push(
+            sub.push_time, sub.timezone, sub.days, max(now, slot),
+            last_local_day=local_day(slot, sub.timezone),
+        )  # fmt: skip
 
     def _record(
         self, sub: Subscription, now: datetime, result: str, *, pushed_at: datetime | None = None
@@ -429,7 +420,7 @@ class DeliveryEngine:
         plans = [_Plan(sub, picked) for sub, picked in zip(subs, selected, strict=True)]
         wanted = [(p.sub.channel, p.sub.id, [s.id for s in p.stories]) for p in plans]
         async with self._writing:
-            got = await self.ledger.reserve(wanted, token=token or self.token, at=now)
+            got = await self.ledger.reserve(wanted, token=token or self.token, at=self.clock.now())
         if not got.complete:
             for plan in plans:
                 plan.stories = [
@@ -491,12 +482,12 @@ class DeliveryEngine:
         """A failure outside a claimed push; pauses (with a notice) at the third in a row."""
         if sub.id is None:
             return
-        updated = await self.subscriptions.record_failure(
-            sub.id, result=result, pause_after=PAUSE_AFTER_FAILURES,
-            pause_reason=_pause_reason(detail),
-        )  # fmt: skip
-        if updated is not None and updated.paused and not sub.paused:
-            self._spawn(self._notice(sub, updated.paused_reason or _pause_reason(detail)))
+        reason = _pause_reason(detail)
+        paused_now = await self.subscriptions.record_failure(
+            sub.id, result=result, pause_after=PAUSE_AFTER_FAILURES, pause_reason=reason
+        )
+        if paused_now:
+            self._spawn(self._notice(sub, reason))
 
     async def _notice(self, sub: Subscription, reason: str) -> None:
         text = (
@@ -517,13 +508,8 @@ class DeliveryEngine:
         token = uuid.uuid4().hex[:16]
         (plan,) = await self._plan([sub], now, token=token)
         results = await self._send_plans([plan], now)
-        ((status, detail, message_id),) = results
-        await self.ledger.settle_pushes(
-            token=token,
-            sent=[(sub.id, message_id)] if status == "sent" and sub.id is not None else [],
-            released=[sub.id] if status != "sent" and sub.id is not None else [],
-            at=self.clock.now(),
-        )
+        ((status, detail, _),) = results
+        await self._settle(token, [plan], results)
         if status == "sent" and sub.id is not None:
             await self.subscriptions.record_success(
                 sub.id, result=f"sent {len(plan.stories)} stories (send-now)", pushed_at=now
@@ -549,33 +535,43 @@ class DeliveryEngine:
         ]
         if not pairs:
             return 0
-        now = self.clock.now()
+        # A token of this call's own: rows another call holds are never mistaken for ours.
+        token = uuid.uuid4().hex[:16]
         by_sub: dict[int | None, tuple[Subscription, list[str]]] = {}
         for sub, story in pairs:
             by_sub.setdefault(sub.id, (sub, []))[1].append(story.id)
         got = await self.ledger.reserve(
-            [(sub.channel, sub.id, ids) for sub, ids in by_sub.values()], token=self.token, at=now
-        )
+            [(sub.channel, sub.id, ids) for sub, ids in by_sub.values()],
+            token=token, at=self.clock.now(),
+        )  # fmt: skip
         todo = [(sub, story) for sub, story in pairs if got.holds(sub.channel, story.id, sub.id)]
 
         cards = {story.id: card_from_story(story) for _, story in todo}  # one per story
-
-        async def one(sub: Subscription, story: Story) -> tuple[Status, str, str | None]:
-            return await self._deliver(Outgoing(sub.channel, card=cards[story.id]))
-
-        results = await asyncio.gather(*(one(sub, story) for sub, story in todo))
-        sent, released = [], []
-        for (sub, story), (status, detail, message_id) in zip(todo, results, strict=True):
-            key = ledger_key(sub.channel, story.id)
-            if status == "sent":
-                sent.append((key, message_id))
-            else:
-                released.append(key)
-                if status == "failed":
-                    await self._count_failure(sub, f"alert failed: {detail}", detail)
-        await self.ledger.settle(
-            token=self.token, sent=sent, released=released, at=self.clock.now()
+        results = await asyncio.gather(
+            *(self._deliver(Outgoing(sub.channel, card=cards[story.id])) for sub, story in todo)
         )
+        sent: list[tuple[int | None, str | None, str | None]] = []
+        released: list[tuple[int | None, str | None]] = []
+        failures: list[tuple[Subscription, str]] = []
+        reached: dict[int | None, Subscription] = {}
+        for (sub, story), (status, detail, message_id) in zip(todo, results, strict=True):
+            if status == "sent":
+                sent.append((sub.id, story.id, message_id))
+                reached[sub.id] = sub
+            else:
+                released.append((sub.id, story.id))
+                if status == "failed":
+                    failures.append((sub, detail))
+        if sent or released:
+            await self.ledger.settle(token=token, sent=sent, released=released, at=self.clock.now())
+        # Each failed alert counts (the third in a row pauses, with one notice); an alert
+        # that went out clears the count, as a pushed digest does.
+        for sub, detail in failures:
+            await self._count_failure(sub, f"alert failed: {detail}", detail)
+        failed_ids = {sub.id for sub, _ in failures}
+        for sub_id, sub in reached.items():
+            if sub_id is not None and sub_id not in failed_ids and sub.failures:
+                await self.subscriptions.record_success(sub_id, result="alert sent", pushed_at=None)
         return len(sent)
 
     # ---- life cycle --------------------------------------------------------------------

@@ -7,12 +7,13 @@ One selection serves both the delivery engine (which then reserves what it selec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot import regions
 from bot.domain import Story, Subscription
-from bot.render.model import Digest, build_digest
+from bot.render.model import Digest, StoryCard, build_digest, card_from_story
 from bot.schedule import local_day
 from bot.store.stories import StoryStore
 from bot.store.subscriptions import DeliveryLedger, LedgerKey, ledger_key
@@ -54,7 +55,7 @@ async def select_stories(
         candidates = windows[window]
         chosen.append([s for s in candidates if sub.filters.matches(s)] if sub.filters
                       else candidates)  # fmt: skip
-    candidate_ids = {s.id for found in windows.values() for s in found}
+    candidate_ids = {s.id for picked in chosen for s in picked}
     done = await ledger.delivered_to([sub.channel for sub in subs], candidate_ids)
     if done or len({sub.channel for sub in subs}) < len(subs):
         seen: set[LedgerKey] = set()
@@ -69,6 +70,16 @@ async def select_stories(
     return [picked[:DIGEST_STORY_CAP] for picked in chosen]
 
 
+def digest_for(
+    sub: Subscription,
+    stories: list[Story],
+    now: datetime,
+    card: Callable[[Story], StoryCard] = card_from_story,
+) -> Digest:
+    """The digest a subscription's push carries (and its preview shows) for these stories."""
+    return build_digest(sub.region, local_day(now, sub.timezone), stories, card=card)
+
+
 @dataclass(frozen=True)
 class PendingDigest:
     subscription: Subscription
@@ -80,12 +91,7 @@ class PendingDigest:
         return not self.stories
 
     def digest(self, now: datetime) -> Digest:
-        return build_digest(
-            self.subscription.region,
-            local_day(now, self.subscription.timezone),
-            self.stories,
-            more_hint=f"/signals latest {self.subscription.region}",
-        )
+        return digest_for(self.subscription, self.stories, now)
 
 
 async def pending_digest(

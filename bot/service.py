@@ -106,8 +106,10 @@ class BotService:
                             changed.append(parsed.story)
                     elif parsed.error:
                         log.warning("feed %s: %s: %s", feed, parsed.source, parsed.error)
-        if changed:
-            await self.instant_scan()
+        if changed:  # alert now rather than at the next scan, but never beside a scan
+            async with self._scan_lock:
+                if not self._stopping:
+                    await self.delivery.track(self.instant_scan)
         return changed
 
     async def stop(self) -> None:

@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.console import ConsoleSender
 from bot.app import Core, build_core
 from bot.clock import FrozenClock
-from bot.delivery import CLAIM_LEASE, DeliveryEngine, Outgoing, RateLimits, Sender
+from bot.delivery import CLAIM_LEASE, DeliveryEngine, DeliveryError, Outgoing, RateLimits, Sender
 from bot.domain import ChannelRef, Insight, Story, Subscription
 from bot.schedule import next_push_for
 from bot.service import BotService
 from bot.store.stories import StoryStore
 from bot.store.subscriptions import DeliveryLedger, SubscriptionStore
+from tests.adapters.console_session import session
 from tests.conftest import settings_for
 from tests.fakes.platform import FakePlatform, HttpSender, serve_platform
 from tests.fakes.web import FakeSite, serve
@@ -229,6 +230,97 @@ async def test_overlapping_instant_subscriptions_alert_a_channel_once(
         text = "".join(p for p in printed if f"[{target.channel}]" in p)
         assert [text.count(f"Test story number {n}\n") for n in (1, 2)] == [1, 1], target
     assert await DeliveryLedger(engine).count_sent() == 4
+
+
+class Gate:
+    """A console that holds every send until the test opens the gate."""
+
+    platform = "console"
+    limits = RateLimits()
+
+    def __init__(self) -> None:
+        self.opened = asyncio.Event()
+        self.waiting = asyncio.Event()
+        self.sent: list[Outgoing] = []
+
+    async def send(self, message: Outgoing) -> str | None:
+        self.waiting.set()
+        await self.opened.wait()
+        self.sent.append(message)
+        return str(len(self.sent))
+
+
+async def test_a_change_made_during_a_push_is_not_undone_by_it(engine: AsyncEngine) -> None:
+    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    await StoryStore(engine).save(
+        story(1, datetime(2026, 11, 25, 5, 0, tzinfo=UTC)), now=clock.now()
+    )
+    channel = ChannelRef("console", "t", "#busy")
+    sub = await subscribe(engine, clock, channel)
+    clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
+    gate = Gate()
+    push = asyncio.ensure_future(engine_for(engine, clock, {"console": gate}).run_due())
+    await asyncio.wait_for(gate.waiting.wait(), 5)  # claimed, reserved, being sent
+    store = SubscriptionStore(engine)
+    await store.set_paused(channel, None, paused=True, reason="paused by ann", now=clock.now())
+    gate.opened.set()
+    (outcome,) = await push
+    assert outcome.status == "sent" and len(gate.sent) == 1
+    after = await store.get(sub.id or 0)
+    assert after is not None and after.paused and after.paused_reason == "paused by ann"
+
+
+async def test_resuming_every_region_resumes_instant_ones_too(core: Core) -> None:
+    out = await session(
+        core,
+        "/signals subscribe europe",
+        "/signals subscribe asia mode instant",
+        "/signals pause",
+        "/signals resume",
+    )
+    assert "Resumed" in out
+    channel = ChannelRef("console", "local", "#general")
+    assert [s.paused for s in await core.subscriptions.for_channel(channel)] == [False, False]
+
+
+async def test_overlapping_alert_runs_send_each_story_once(engine: AsyncEngine) -> None:
+    clock = FrozenClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    channel = ChannelRef("console", "t", "#alerts")
+    await subscribe(engine, clock, channel, "europe", mode="instant")
+    printed: list[str] = []
+    delivery = engine_for(engine, clock, {"console": ConsoleSender(printed.append)})
+    news = [story(n, clock.now()) for n in (1, 2)]
+    counts = await asyncio.gather(delivery.deliver_instant(news), delivery.deliver_instant(news))
+    assert sorted(counts) in ([0, 2], [1, 1]) and sum(counts) == 2
+    assert len(printed) == 2
+
+
+class Gone:
+    """A channel that no longer exists: every send fails for good."""
+
+    platform = "console"
+    limits = RateLimits()
+
+    def __init__(self) -> None:
+        self.tried: list[Outgoing] = []
+
+    async def send(self, message: Outgoing) -> str | None:
+        self.tried.append(message)
+        raise DeliveryError("Unknown Channel (HTTP 404)", permanent=True)
+
+
+async def test_a_channel_that_is_gone_gets_one_pause_notice(engine: AsyncEngine) -> None:
+    clock = FrozenClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    channel = ChannelRef("console", "t", "#gone")
+    sub = await subscribe(engine, clock, channel, "europe", mode="instant")
+    gone = Gone()
+    delivery = engine_for(engine, clock, {"console": gone})
+    news = [story(n, clock.now()) for n in range(5)]
+    assert await delivery.deliver_instant(news) == 0
+    await delivery.drain()  # the notice goes out in the background
+    assert len([m for m in gone.tried if m.notice]) == 1
+    after = await SubscriptionStore(engine).get(sub.id or 0)
+    assert after is not None and after.paused and after.failures == 5
 
 
 async def test_feeds_are_polled_with_conditional_gets(sqlite_url: str) -> None:

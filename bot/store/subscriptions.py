@@ -106,11 +106,10 @@ def _where_channel(channel: ChannelRef) -> Any:
     )
 
 
-@dataclass(frozen=True)
-class DueClaim:
-    """A push this process claimed (the claim row also keeps the push time it was due)."""
-
-    subscription_id: int
+def _drop_claims(which: Any) -> Any:
+    """Forget claims on subscriptions a user just changed: the push under way then writes
+    nothing back over the change (``finish`` writes only where its claim still stands)."""
+    return push_claims.delete().where(push_claims.c.subscription_id.in_(select(_c.id).where(which)))
 
 
 @dataclass(frozen=True)
@@ -206,6 +205,7 @@ class SubscriptionStore:
                             .where(_c.id == found.id)
                             .values(updated_at=now, failures=0, **_values(sub))
                         )
+                        await conn.execute(_drop_claims(_c.id == found.id))
                     row = (await conn.execute(select(*_COLUMNS).where(where))).one()
                     return _from_row(row), found is None
             except IntegrityError:
@@ -243,34 +243,24 @@ class SubscriptionStore:
         now: datetime,
         next_push: dict[int, datetime] | None = None,
     ) -> int:
-        """Pause or resume; resuming clears the failure count and sets each next push."""
+        """Pause or resume; resuming clears the failure count and sets each next push given
+        (digests: instant subscriptions have none)."""
         where = _where_channel(channel)
         if regions is not None:
             where = and_(where, _c.region.in_(list(regions)))
+        values: dict[str, Any] = {"paused": paused, "paused_reason": reason, "updated_at": now}
+        if not paused:
+            values["failures"] = 0
         async with self.engine.begin() as conn:
-            if paused or not next_push:
-                values: dict[str, Any] = {"paused": paused, "paused_reason": reason}
-                if not paused:
-                    values["failures"] = 0
-                result = await conn.execute(
-                    update(subscriptions).where(where).values(updated_at=now, **values)
-                )
-                return int(result.rowcount or 0)
-            changed = 0
-            for sub_id, when in next_push.items():
-                result = await conn.execute(
+            result = await conn.execute(update(subscriptions).where(where).values(**values))
+            for sub_id, when in (next_push or {}).items():
+                await conn.execute(
                     update(subscriptions)
                     .where(and_(where, _c.id == sub_id))
-                    .values(
-                        paused=False,
-                        paused_reason=None,
-                        failures=0,
-                        next_push_at=when,
-                        updated_at=now,
-                    )
+                    .values(next_push_at=when)
                 )
-                changed += int(result.rowcount or 0)
-            return changed
+            await conn.execute(_drop_claims(where))
+        return int(result.rowcount or 0)
 
     async def claim_due(
         self,
@@ -280,7 +270,7 @@ class SubscriptionStore:
         stale_before: datetime,
         platforms: Collection[str] | None = None,
         limit: int = 20000,
-    ) -> list[DueClaim]:
+    ) -> list[int]:
         """Atomically take every due push nobody holds: one INSERT ... SELECT ... RETURNING.
 
         The claim table's primary key is the subscription, so of any number of processes
@@ -308,7 +298,7 @@ class SubscriptionStore:
         async with self.engine.begin() as conn:
             await conn.execute(push_claims.delete().where(k.claimed_at < stale_before))
             ids = (await conn.execute(statement)).scalars().all()
-        return [DueClaim(int(i)) for i in ids]
+        return [int(i) for i in ids]
 
     async def load(self, ids: Collection[int]) -> list[Subscription]:
         """Subscriptions by id (a claimed batch), in id order."""
@@ -379,21 +369,23 @@ class SubscriptionStore:
 
     async def record_failure(
         self, sub_id: int, *, result: str, pause_after: int, pause_reason: str
-    ) -> Subscription | None:
-        """Count a failed delivery outside a claimed push (instant alerts, send-now)."""
+    ) -> bool:
+        """Count a failed delivery outside a claimed push (instant alerts, send-now); True
+        when this failure is the one that paused the subscription."""
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(subscriptions)
                 .where(_c.id == sub_id)
                 .values(failures=_c.failures + 1, last_result=result)
             )
-            await conn.execute(
+            paused = await conn.execute(
                 update(subscriptions)
                 .where(_c.id == sub_id, _c.failures >= pause_after, _c.paused.is_(False))
                 .values(paused=True, paused_reason=pause_reason)
             )
-            row = (await conn.execute(select(*_COLUMNS).where(_c.id == sub_id))).first()
-        return _from_row(row) if row else None
+            if paused.rowcount:
+                await conn.execute(_drop_claims(_c.id == sub_id))
+        return bool(paused.rowcount)
 
     async def record_success(self, sub_id: int, *, result: str, pushed_at: datetime | None) -> None:
         values: dict[str, Any] = {"failures": 0, "last_result": result}
@@ -525,83 +517,41 @@ class DeliveryLedger:
         self,
         *,
         token: str,
-        sent: list[tuple[LedgerKey, str | None]],
-        released: list[LedgerKey],
+        sent: list[tuple[int | None, str | None, str | None]],
+        released: list[tuple[int | None, str | None]],
         at: datetime,
     ) -> None:
-        """Mark sent rows (with the platform's message id) and drop released ones."""
-        d = deliveries.c
-        match = and_(
-            d.platform == bindparam("k_platform"),
-            d.workspace == bindparam("k_workspace"),
-            d.channel == bindparam("k_channel"),
-            d.story_id == bindparam("k_story"),
-            d.reserved_by == bindparam("k_token"),
-        )
+        """Mark reserved rows sent (with the platform's message id) or release them.
 
-        def params(key: LedgerKey) -> dict[str, Any]:
-            return {"k_platform": key[0], "k_workspace": key[1], "k_channel": key[2],
-                    "k_story": key[3], "k_token": token}  # fmt: skip
-
-        await self._settle(
-            match,
-            [{**params(key), "k_message": message, "k_at": at} for key, message in sent],
-            [params(key) for key in released],
-        )
-
-    async def settle_pushes(
-        self,
-        *,
-        token: str,
-        sent: list[tuple[int, str | None]],
-        released: list[int],
-        at: datetime,
-    ) -> None:
-        """Settle whole digests at once: every row a push reserved, by its subscription.
-
-        Like :meth:`reserve`, a batch of pushes goes as one JSON parameter.
+        Rows are named by subscription and story: ``(subscription id, story id, message
+        id)`` for sent ones, ``(subscription id, story id)`` for released ones; a story id of
+        None means every row that subscription's push reserved (a whole digest). Like
+        :meth:`reserve`, each list goes as one JSON parameter.
         """
-        d = deliveries.c
+        rows = self._json.table("rows", "p", sub="bigint", story="text", message="text")
+        match = (
+            "deliveries.reserved_by = :token AND deliveries.state = 'pending'"
+            " AND deliveries.subscription_id = p.sub"
+            " AND (p.story IS NULL OR deliveries.story_id = p.story)"
+        )
         async with self.engine.begin() as conn:
             if sent:
-                packed = json.dumps([[sub, message] for sub, message in sent])
                 await conn.execute(
                     text(
                         "UPDATE deliveries SET state = 'sent', message_id = p.message,"
-                        " delivered_at = :at FROM "
-                        + self._json.table("pushes", "p", sub="bigint", message="text")
-                        + " WHERE deliveries.reserved_by = :token"
-                        " AND deliveries.state = 'pending' AND deliveries.subscription_id = p.sub"
+                        f" delivered_at = :at FROM {rows} WHERE {match}"
                     ).bindparams(bindparam("at", type_=UTCDateTime)),
-                    {"pushes": packed, "token": token, "at": at},
+                    {"rows": json.dumps(sent), "token": token, "at": at},
                 )
             if released:
                 await conn.execute(
-                    deliveries.delete().where(
-                        d.reserved_by == token,
-                        PENDING,
-                        d.subscription_id.in_(sorted(set(released))),
-                    )
-                )
-
-    async def _settle(
-        self, match: Any, sent: list[dict[str, Any]], released: list[dict[str, Any]]
-    ) -> None:
-        """Mark the matched pending rows sent (message id, time) or drop released ones."""
-        async with self.engine.begin() as conn:
-            if sent:
-                await conn.execute(
-                    update(deliveries)
-                    .where(match)
-                    .values(
-                        state="sent",
-                        message_id=bindparam("k_message"),
-                        delivered_at=bindparam("k_at", type_=UTCDateTime),
+                    text(
+                        "DELETE FROM deliveries WHERE EXISTS"
+                        f" (SELECT 1 FROM {rows} WHERE {match})"
                     ),
-                    sent,
-                )
-            if released:
-                await conn.execute(deliveries.delete().where(match, PENDING), released)
+                    {"rows": json.dumps([[sub, story, None] for sub, story in released]),
+                     "token": token},
+                )  # fmt: skip
 
     async def release_stale(self, *, older_than: datetime) -> int:
         """Drop reservations a dead process left pending, so their stories go out again."""
