@@ -9,6 +9,7 @@ what was wrong and what to type instead.
 from __future__ import annotations
 
 import difflib
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -20,7 +21,7 @@ from bot import regions
 from bot.clock import Clock
 from bot.digests import pending_digest
 from bot.domain import ChannelRef, Filters, Story, Subscription, looks_like_story_id
-from bot.ingest.normalize import VERTICALS, outlet_label, vertical_key
+from bot.ingest.normalize import VERTICALS, split_outlets, vertical_key
 from bot.render.model import Digest, StoryCard, card_from_story
 from bot.schedule import (
     ScheduleError,
@@ -33,11 +34,14 @@ from bot.schedule import (
 from bot.store.stories import EmptySearch, SearchQuery, StoryStore
 from bot.store.subscriptions import DeliveryLedger, SubscriptionStore
 
+log = logging.getLogger(__name__)
+
 PREFIX = "/signals"
 LATEST_DEFAULT = 5
 LATEST_MAX = 20
 SEARCH_LIMIT = 5
 _OPTIONS = ("at", "tz", "days", "mode", "topics", "sources", "keywords", "exclude")
+_FREE_TEXT = ("sources", "keywords", "exclude")
 _OPTION_ALIASES = {"timezone": "tz", "time": "at", "on": "days", "topic": "topics",
                    "source": "sources", "keyword": "keywords", "except": "exclude"}  # fmt: skip
 
@@ -57,8 +61,6 @@ class Reply:
     cards: tuple[StoryCard, ...] = ()
     digest: Digest | None = None
     ok: bool = True
-    # True when the answer is for the whole channel (a digest sent now), not just the asker.
-    public: bool = False
 
 
 class CommandError(Exception):
@@ -123,29 +125,17 @@ def _split_list(text: str) -> list[str]:
 
 
 def _format_local(when: datetime, zone: str, now: datetime) -> str:
-    """'Thu 26 Nov 07:30 CET (in 15 h)'."""
+    """'Thu 26 Nov 07:30 CET (in 15 h)', or '(3 h ago)' for a time past."""
     local = when.astimezone(ZoneInfo(zone))
-    delta = when - now
-    hours = delta.total_seconds() / 3600
-    if hours < 0:
-        rel = "overdue"
-    elif hours < 1:
-        rel = f"in {max(1, round(delta.total_seconds() / 60))} min"
-    elif hours < 48:
-        rel = f"in {round(hours)} h"
+    seconds = (when - now).total_seconds()
+    span = abs(seconds)
+    if span < 3600:
+        amount = f"{max(1, round(span / 60))} min"
+    elif span < 48 * 3600:
+        amount = f"{round(span / 3600)} h"
     else:
-        rel = f"in {round(hours / 24)} days"
-    return f"{local:%a} {local.day} {local:%b %H:%M} {local.tzname()} ({rel})"
-
-
-def _format_past(when: datetime, zone: str, now: datetime) -> str:
-    local = when.astimezone(ZoneInfo(zone))
-    hours = (now - when).total_seconds() / 3600
-    rel = (
-        f"{round(hours * 60)} min ago"
-        if hours < 1
-        else (f"{round(hours)} h ago" if hours < 48 else f"{round(hours / 24)} days ago")
-    )
+        amount = f"{round(span / 86400)} days"
+    rel = "just now" if span < 60 else (f"in {amount}" if seconds > 0 else f"{amount} ago")
     return f"{local:%a} {local.day} {local:%b %H:%M} {local.tzname()} ({rel})"
 
 
@@ -189,18 +179,29 @@ def parse_subscribe(args: str) -> SubscribeRequest:
     tokens = args.split()
     region_words: list[str] = []
     options: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for token in tokens:
-        key = _OPTION_ALIASES.get(token.lower(), token.lower())
-        if key in _OPTIONS:
+    current: str | None = None
+    for index, token in enumerate(tokens):
+        word = token.lower()
+        key = _option_word(word, current)
+        value: str | None = None
+        if key is None and current in (None, "at") and (region_words or current):
+            # what people type without the option words: "europe 08:00 Europe/Brussels",
+            # "europe at 8:00 in Europe/Paris"
+            following = tokens[index + 1] if index + 1 < len(tokens) else ""
+            if "tz" not in options and word == "in" and _zone_word(following):
+                key = "tz"
+            elif "tz" not in options and _zone_word(token):
+                key, value = "tz", token
+            elif current is None and "at" not in options and _time_or_none(token):
+                key, value = "at", token
+        if key is not None:
             if key in options:
                 raise CommandError(f'"{key}" is given twice: give each option once.')
-            current = options[key] = []
+            current, options[key] = key, [value] if value else []
         elif current is None:
             region_words.append(token)
         else:
-            current.append(token)
-    _bare_schedule(region_words, options)
+            options[current].append(token)
     names = _split_list(" ".join(region_words))
     if not names:
         raise CommandError(
@@ -252,7 +253,7 @@ def parse_subscribe(args: str) -> SubscribeRequest:
     if "sources" in options:
         request = replace(
             request,
-            sources=tuple(outlet_label(s) for s in _split_list(" ".join(options["sources"]))),
+            sources=tuple(split_outlets(" ".join(options["sources"]))),
         )
     if "keywords" in options:
         keywords = tuple(w.lower() for w in _split_list(" ".join(options["keywords"])))
@@ -270,37 +271,19 @@ def _time_or_none(text: str) -> time | None:
         return None
 
 
+def _option_word(word: str, current: str | None) -> str | None:
+    """The option a word starts, if any. Inside free text (sources, keywords, exclude) only
+    the option names themselves count: "keywords time travel" is about time travel."""
+    if word in _OPTIONS:
+        return word
+    if current not in _FREE_TEXT:
+        return _OPTION_ALIASES.get(word)
+    return None
+
+
 def _zone_word(word: str) -> bool:
     # Area/City names only (and UTC): a bare "Singapore" or "Japan" is a region first.
     return ("/" in word or word.upper() in ("UTC", "GMT")) and zone_name(word) is not None
-
-
-def _bare_schedule(region_words: list[str], options: dict[str, list[str]]) -> None:
-    """Read what people type without the option words: "europe 08:00 Europe/Brussels" is
-    "europe at 08:00 tz Europe/Brussels", and so is "europe at 08:00 in Europe/Brussels".
-
-    Only trailing words that are unmistakably a time of day or a zone name move (no region
-    name looks like either), and only into options not given already.
-    """
-
-    def take(words: list[str]) -> None:
-        while words:
-            word = words[-1]
-            if "tz" not in options and _zone_word(word) and len(words) > 1:
-                options["tz"] = [words.pop()]
-                if words and words[-1].lower() == "in":
-                    words.pop()
-            elif "at" not in options and _time_or_none(word) and len(words) > 1:
-                options["at"] = [words.pop()]
-            else:
-                return
-
-    take(region_words)
-    at = options.get("at")
-    if at and len(at) > 1 and _time_or_none(" ".join(at)) is None:
-        rest = at[1:]
-        take(rest)  # "at 08:00 in Europe/Brussels": the zone moves to tz
-        options["at"] = at[:1] + rest
 
 
 _OPTION_EXAMPLES = {
@@ -359,15 +342,23 @@ class CommandService:
             return await cmd.handler(self, ctx, args.strip())
         except CommandError as error:
             return Reply(str(error), ok=False)
+        except Exception:  # a bug of ours: logged in full, and a plain answer in the chat
+            log.exception("%s %s failed in %s", PREFIX, cmd.name, ctx.channel)
+            return Reply(
+                f"Sorry, {PREFIX} {cmd.name} failed on our side; the error is logged. "
+                "Try again in a moment.",
+                ok=False,
+            )
 
     # helpers used by several commands
 
     async def _channel_subscription(
         self, ctx: CommandContext, region_text: str, verb: str
     ) -> list[Subscription]:
-        """The channel's subscriptions named by ``region_text`` (all when it is empty)."""
+        """The channel's subscriptions named by ``region_text`` (all when it is empty or
+        "all")."""
         subs = await self.subscriptions.for_channel(ctx.channel)
-        if not region_text:
+        if not region_text or region_text.lower() == "all":
             if not subs:
                 raise CommandError(
                     f"This channel has no subscriptions yet. Try {PREFIX} subscribe europe "
@@ -696,7 +687,7 @@ async def _preview(service: CommandService, ctx: CommandContext, args: str) -> R
     pending = await pending_digest(service.stories, service.ledger, sub, now)
     name = regions.get(sub.region).name
     if pending.empty:
-        since = _format_past(pending.since, sub.timezone, now)
+        since = _format_local(pending.since, sub.timezone, now)
         return Reply(
             f"Nothing new for {name} since {since}: the next push would be empty. "
             f"{PREFIX} latest {sub.region} shows the newest stories."
@@ -737,13 +728,13 @@ async def _status(service: CommandService, ctx: CommandContext, args: str) -> Re
     newest = await service.stories.latest(limit=1)
     lines = [f"Stories held: {total}."]
     if newest and newest[0].published_at:
-        lines[0] += f" Newest published {_format_past(newest[0].published_at, 'UTC', now)}."
+        lines[0] += f" Newest published {_format_local(newest[0].published_at, 'UTC', now)}."
     if not subs:
         lines.append(f"This channel has no subscriptions. Try {PREFIX} subscribe europe.")
     for sub in subs:
         lines.append(f"{regions.get(sub.region).name}:")
         if sub.last_push_at:
-            lines.append(f"  last push: {_format_past(sub.last_push_at, sub.timezone, now)}")
+            lines.append(f"  last push: {_format_local(sub.last_push_at, sub.timezone, now)}")
         else:
             lines.append("  last push: none yet")
         if sub.last_result:

@@ -80,6 +80,8 @@ class Story(BaseModel):
     def _clean_url(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
+        if any(ord(c) < 32 or ord(c) == 127 for c in value.strip()):  # would reach chat raw
+            raise ValueError(f"control characters in URL {value!r}")
         cleaned = canonical_url(value.strip())
         if not cleaned.startswith(("http://", "https://")):
             raise ValueError(f"not an http(s) URL: {value!r}")

@@ -145,14 +145,16 @@ class StoryStore:
         """A story by its short id, or by any spelling of its URL."""
         key = id_or_url.strip()
         if key.startswith(("http://", "https://")):
-            found = await self.get(story_id_for_url(key))
+            try:
+                story_id, url = story_id_for_url(key), canonical_url(key)
+            except ValueError:  # not a well-formed link ("http://[x"): no story has it
+                return None
+            found = await self.get(story_id)
             if found is not None:
                 return found
             async with self.engine.connect() as conn:
                 data = (
-                    await conn.execute(
-                        select(stories.c.data).where(stories.c.url == canonical_url(key)).limit(1)
-                    )
+                    await conn.execute(select(stories.c.data).where(stories.c.url == url).limit(1))
                 ).scalar_one_or_none()
             return Story.model_validate_json(data) if data is not None else None
         return await self.get(key.lower()) if looks_like_story_id(key.lower()) else None

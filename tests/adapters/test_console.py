@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import regions
 from bot.app import Core
 from bot.commands import COMMANDS, command
 from bot.domain import ChannelRef
@@ -68,24 +69,25 @@ async def test_subscribing_again_updates_instead_of_adding(core: Core) -> None:
 
 
 @pytest.mark.parametrize(
-    ("line", "regions", "at", "zone"),
+    ("line", "keys", "at", "zone"),
     [
         ("europe 08:00 Europe/Brussels", ["europe"], "08:00", "Europe/Brussels"),
         ("europe at 8:15 in america/new_york", ["europe"], "08:15", "America/New_York"),
         ("middle east 6:45am Asia/Dubai topics business", ["middle-east"], "06:45", "Asia/Dubai"),
         ("europe, singapore", ["europe", "southeast-asia"], "07:00", None),  # a region first
         ("europe in UTC", ["europe"], "07:00", "UTC"),
+        ("europe 7:30 pm", ["europe"], "19:30", "Europe/Brussels"),
     ],
 )
 async def test_a_time_and_zone_typed_without_the_option_words(
-    core: Core, line: str, regions: list[str], at: str, zone: str | None
+    core: Core, line: str, keys: list[str], at: str, zone: str | None
 ) -> None:
     await session(core, f"/signals subscribe {line}")
     subs = await core.subscriptions.for_channel(CONSOLE)
-    assert sorted(s.region for s in subs) == regions
+    assert sorted(s.region for s in subs) == keys
     for sub in subs:
         assert f"{sub.push_time:%H:%M}" == at
-        assert zone is None or sub.timezone == zone
+        assert sub.timezone == (zone or regions.get(sub.region).timezone.key)
 
 
 async def test_several_regions_and_every_option(core: Core) -> None:
@@ -146,6 +148,7 @@ async def test_several_regions_and_every_option(core: Core) -> None:
         ("/signals search ?!", "Search for what?"),
         ("/signals story abcdefgh", 'No story "abcdefgh" is stored'),
         ("/signals story hello world", '"hello world" is not a story id or link'),
+        ("/signals story http://[x", 'No story "http://[x" is stored'),
         ("/signals story", "Which story? Give its id or link"),
         ("/signals unsubscribe", "Which region? For example: /signals unsubscribe europe, or all."),
         (
@@ -249,7 +252,7 @@ async def test_preview_then_send_now_then_nothing_new(core: Core) -> None:
         in out
     )
     assert (
-        "Nothing new for Europe since Wed 25 Nov 13:00 CET (0 min ago): the next push would be empty."
+        "Nothing new for Europe since Wed 25 Nov 13:00 CET (just now): the next push would be empty."
         in out
     )
     assert out.count("== Europe · Wednesday, November 25 ==") == 2  # preview + the one push
@@ -325,3 +328,35 @@ def test_sigterm_stops_the_bot_even_while_it_waits_for_input(tmp_path: Path) -> 
     assert process.returncode == 0, err
     assert time.monotonic() - started < 15
     assert "Traceback" not in err
+
+
+async def test_option_words_inside_filter_text_and_all(core: Core) -> None:
+    await session(
+        core,
+        "/signals subscribe europe keywords time travel exclude sport on tv "
+        "sources Financial Times and Bloomberg",
+        "/signals subscribe asia mode instant",
+        "/signals pause all",
+    )
+    subs = await core.subscriptions.for_channel(CONSOLE)
+    europe = next(s for s in subs if s.region == "europe")
+    assert europe.filters.keywords == ("time travel",)
+    assert europe.filters.exclude == ("sport on tv",)
+    assert europe.filters.sources == ("Financial Times", "Bloomberg")
+    assert all(s.paused for s in subs)
+    await session(core, "/signals resume all")
+    assert not any(s.paused for s in await core.subscriptions.for_channel(CONSOLE))
+
+
+async def test_a_failure_of_ours_is_answered_not_raised(core: Core) -> None:
+    @command("explode", "explode", "Fails (a test command).", "Raises.")
+    async def _explode(service: object, ctx: object, args: str) -> None:
+        raise RuntimeError("boom")
+
+    try:
+        out = await session(core, "/signals explode", "/signals regions")
+    finally:
+        del COMMANDS["explode"]
+    assert "/signals explode failed on our side; the error is logged" in out
+    assert "boom" not in out and "Traceback" not in out
+    assert "Regions (key: name" in out  # the session goes on
