@@ -98,8 +98,9 @@ def main() -> None:
             elapsed, claimed, rss = results.get(timeout=300)
             child.join()
             best, peak = min(best, elapsed), max(peak, rss)
-            print(f"scan {round_ + 1}: claimed {claimed:,} of {SUBSCRIPTIONS:,} due pushes "
-                  f"in {elapsed:.1f} ms; process peak {rss:.0f} MB")  # fmt: skip
+            print(f"scan {round_ + 1}: claimed {claimed:,} due pushes (every unpaused one of "
+                  f"{SUBSCRIPTIONS:,} subscriptions, {DUE_SHARE:.0%} due) in {elapsed:.1f} ms; "
+                  f"process peak {rss:.0f} MB")  # fmt: skip
     print(f"due_scan_ms={best:.1f} peak_mb={peak:.0f}")
 
 

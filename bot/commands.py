@@ -608,9 +608,9 @@ async def _latest(service: CommandService, ctx: CommandContext, args: str) -> Re
 async def _search(service: CommandService, ctx: CommandContext, args: str) -> Reply:
     words, keys, where = args, None, ""
     match = re.match(r"^(.*?)\s+in\s+([^,]+)$", args, re.I)
-    if match and regions.find(match.group(2)) is not None:
+    region = regions.find(match.group(2)) if match else None
+    if match and region is not None:
         words = match.group(1)
-        region = _region(match.group(2))
         keys, where = regions.leaves(region.key), f" in {region.name}"
     try:
         query = SearchQuery.parse(words, regions=keys, limit=SEARCH_LIMIT)

@@ -10,6 +10,7 @@ from bot.domain import Insight, Story
 from bot.render.messages import encoded_digest, render_digest, render_story
 from bot.render.model import build_digest, card_from_story, cut
 from tests.conftest import ROOT
+from tests.render.test_limits import assert_discord_limits, assert_slack_limits
 
 NY = ZoneInfo("America/New_York")
 
@@ -126,8 +127,15 @@ def test_bundled_samples_render_on_every_platform() -> None:
     assert len(samples) >= 20
     for raw in samples:
         story = Story.model_validate(raw)
-        for fmt in ("slack", "discord", "text"):
-            assert render_story(story, fmt)  # type: ignore[arg-type]
+        slack_payload, discord_payload = (
+            render_story(story, "slack"),
+            render_story(story, "discord"),
+        )
+        assert isinstance(slack_payload, dict) and isinstance(discord_payload, dict)
+        assert_slack_limits(slack_payload)
+        assert_discord_limits(discord_payload)
+        text = render_story(story, "text")
+        assert isinstance(text, str) and story.title[:40] in text
 
 
 def test_a_digest_is_encoded_once_for_every_channel_that_gets_it() -> None:
