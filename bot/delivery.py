@@ -392,13 +392,15 @@ class DeliveryEngine:
             await self.ledger.settle(token=token, sent=sent, released=released, at=self.clock.now())
 
     def _following(self, sub: Subscription, now: datetime) -> datetime:
-        """The push after the one due at the subscription's slot: never on or before that
-        slot's local day."""
+        """The push after the one due at the subscription's slot: never on or before the
+        local day that push belonged to."""
         slot = sub.next_push_at or now
-        return next_push(
-            sub.push_time, sub.timezone, sub.days, max(now, slot),
-            last_local_day=local_day(slot, sub.timezone),
-        )  # fmt: skip
+        day = local_day(slot, sub.timezone)
+        if slot.astimezone(sub.zone).time() < sub.push_time:
+            # a retry that ran past local midnight (retries never pass the next push): its
+            # push was the previous day's
+            day -= timedelta(days=1)
+        return next_push(sub.push_time, sub.timezone, sub.days, max(now, slot), last_local_day=day)
 
     def _record(
         self, sub: Subscription, now: datetime, result: str, *, pushed_at: datetime | None = None

@@ -90,6 +90,45 @@ async def test_one_push_per_local_day_across_dst(
     assert (local.time(), local.fold) == (that_day, 0)
 
 
+class Busy:
+    """A platform that asks to be left alone for a long while, then takes messages again."""
+
+    platform = "console"
+    limits = RateLimits()
+
+    def __init__(self) -> None:
+        self.busy = True
+        self.sent: list[Outgoing] = []
+
+    async def send(self, message: Outgoing) -> str | None:
+        if self.busy:
+            raise DeliveryError("rate limited", retry_after=900)
+        self.sent.append(message)
+        return "1"
+
+
+async def test_a_retry_past_midnight_keeps_the_next_days_push(engine: AsyncEngine) -> None:
+    tz = ZoneInfo("Europe/Brussels")
+    clock = FrozenClock(datetime(2026, 11, 10, 12, 0, tzinfo=tz).astimezone(UTC))
+    await StoryStore(engine).save(story(1, clock.now()), now=clock.now())
+    sub = await subscribe(engine, clock, ChannelRef("console", "t", "#late"), at=time(23, 55))
+    busy = Busy()
+    delivery = engine_for(engine, clock, {"console": busy})
+    clock.set(datetime(2026, 11, 10, 23, 55, tzinfo=tz).astimezone(UTC))
+    (first,) = await delivery.run_due()
+    assert first.status == "retrying"
+    retry = await SubscriptionStore(engine).get(sub.id or 0)
+    assert retry is not None and retry.next_push_at is not None
+    assert retry.next_push_at.astimezone(tz).date() == date(2026, 11, 11)  # past midnight
+    busy.busy = False
+    clock.set(retry.next_push_at)
+    (second,) = await delivery.run_due()
+    assert second.status == "sent" and len(busy.sent) == 1
+    after = await SubscriptionStore(engine).get(sub.id or 0)
+    assert after is not None and after.next_push_at is not None
+    assert after.next_push_at.astimezone(tz) == datetime(2026, 11, 11, 23, 55, tzinfo=tz)
+
+
 @pytest.mark.parametrize(
     ("late", "goes_out"), [(timedelta(hours=3), True), (timedelta(hours=7), False)]
 )
