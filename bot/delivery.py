@@ -451,6 +451,9 @@ class DeliveryEngine:
         limiter = self._limiters[message.channel.platform]
         async with self._gate:
             attempt = waits = 0
+            # Waiting is bounded by the claim's lease: past it another process may take the
+            # push over, and the message would go out twice.
+            deadline = monotonic_time.monotonic() + CLAIM_LEASE.total_seconds() / 2
             while True:
                 await limiter.acquire(message.channel)
                 try:
@@ -460,8 +463,8 @@ class DeliveryEngine:
                     if error.permanent:
                         return "failed", error.reason, None
                     if error.retry_after is not None:
-                        # asked to wait: not a failure, but give up on absurd waits
-                        if error.retry_after > 300:
+                        # asked to wait: not a failure, unless the wait outlasts the lease
+                        if monotonic_time.monotonic() + error.retry_after > deadline:
                             return "retrying", error.reason, None
                         limiter.back_off(
                             message.channel, error.retry_after, everywhere=error.global_limit
