@@ -104,8 +104,7 @@ async def engine_run(url: str, port: int, limits: RateLimits) -> tuple[float, in
     core = build_core(settings, clock=FrozenClock(NOW))
     await core.start()
     async with HttpSender(f"http://127.0.0.1:{port}", limits=limits) as sender:
-        engine = core.delivery({"fake": sender})
-        engine._gate = asyncio.Semaphore(CONCURRENCY)
+        engine = core.delivery({"fake": sender}, concurrency=CONCURRENCY)
         start = time.perf_counter()
         outcomes = await engine.run_due()
         elapsed = time.perf_counter() - start

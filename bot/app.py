@@ -40,7 +40,7 @@ class Core:
         """A fetcher that remembers validators in the database (use with ``async with``)."""
         return make_fetcher(self.settings, cache=self.validators)
 
-    def delivery(self, senders: Mapping[str, Sender]) -> DeliveryEngine:
+    def delivery(self, senders: Mapping[str, Sender], *, concurrency: int = 64) -> DeliveryEngine:
         return DeliveryEngine(
             stories=self.stories,
             subscriptions=self.subscriptions,
@@ -48,6 +48,7 @@ class Core:
             senders=senders,
             clock=self.clock,
             grace=self.settings.catch_up_grace,
+            concurrency=concurrency,
         )
 
     def commands(self, delivery: DeliveryEngine | None = None) -> CommandService:

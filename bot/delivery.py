@@ -19,20 +19,16 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, Protocol, TypeVar
+from typing import Literal, NamedTuple, Protocol, TypeVar
 
 from bot import regions
 from bot.clock import Clock
-from bot.digests import Windows, digest_for, select_stories
+from bot.digests import DIGEST_STORY_CAP, Windows, candidates, digest_for
 from bot.domain import ChannelRef, Story, Subscription
 from bot.render.model import Digest, StoryCard, card_from_story
 from bot.schedule import local_day, next_push
 from bot.store.stories import StoryStore
-from bot.store.subscriptions import (
-    DeliveryLedger,
-    PushRecord,
-    SubscriptionStore,
-)
+from bot.store.subscriptions import DeliveryLedger, PushGroup, PushRecord, SubscriptionStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -178,19 +174,24 @@ class Limiter:
 
 
 Status = Literal["sent", "empty", "skipped", "failed", "retrying", "paused"]
-_Results = list[tuple[Status, str, str | None]]
+_Result = tuple[Status, str, str | None]  # status, detail, the platform's message id
+_EMPTY: _Result = ("empty", "", None)
 
 
-@dataclass(frozen=True)
-class PushOutcome:
-    subscription: Subscription
+class PushOutcome(NamedTuple):
+    """How one push went, for the log, ``status`` and send-now."""
+
+    subscription_id: int | None
+    channel: ChannelRef
+    region: str
+    slot: datetime | None  # the push time it was due at (None for a send-now)
     status: Status
     stories: int = 0
     detail: str = ""
 
     @property
     def summary(self) -> str:
-        name = regions.get(self.subscription.region).name
+        name = regions.get(self.region).name
         if self.status == "sent":
             return (
                 f"Sent the {name} digest: {self.stories} stor{'y' if self.stories == 1 else 'ies'}."
@@ -198,15 +199,52 @@ class PushOutcome:
         if self.status == "empty":
             return (
                 f"Nothing new for {name} since the last push. "
-                f"/signals latest {self.subscription.region} shows the newest stories."
+                f"/signals latest {self.region} shows the newest stories."
             )
         return f"{name}: {self.detail}"
 
 
+class _Group:
+    """Claimed pushes that differ only by channel (see :class:`PushGroup`): their stories are
+    chosen once, and while no channel has any of them yet, one digest serves all."""
+
+    __slots__ = ("candidates", "digest", "first", "first_ids", "like")
+
+    def __init__(self, group: PushGroup, candidates: list[Story]) -> None:
+        self.like = group.like
+        self.candidates = candidates
+        self.first = candidates[:DIGEST_STORY_CAP]
+        self.first_ids = [s.id for s in self.first]
+        self.digest: Digest | None = None
+
+
+class _Push:
+    """One claimed push: its group, subscription and channel, and the stories it holds in the
+    ledger (``tried``: how many of the group's candidates it asked for)."""
+
+    __slots__ = ("channel", "group", "stories", "sub_id", "tried")
+
+    def __init__(self, group: _Group, sub_id: int, channel: ChannelRef) -> None:
+        self.group = group
+        self.sub_id = sub_id
+        self.channel = channel
+        self.stories = group.first
+        self.tried = len(group.first)
+
+
 @dataclass
-class _Plan:
-    sub: Subscription
-    stories: list[Story] = field(default_factory=list)
+class _Batch:
+    """Pushes planned together, and written back together once the last one is sent."""
+
+    pushes: list[_Push]
+    messages: list[Outgoing | None]
+    results: list[_Result]
+    records: list[PushRecord]  # so far: pushes skipped before sending
+    outcomes: list[PushOutcome]
+    untaken: int = 0  # messages no sender has taken yet
+    unsent: int = 0  # messages not sent (or given up) yet
+    drained: asyncio.Event = field(default_factory=asyncio.Event)  # all taken by senders
+    done: asyncio.Event = field(default_factory=asyncio.Event)  # all sent (or given up)
 
 
 @dataclass
@@ -223,12 +261,11 @@ class _Made:
             self.cards[story.id] = card_from_story(story)
         return self.cards[story.id]
 
-    def digest(self, plan: _Plan, now: datetime) -> Digest:
-        sub = plan.sub
-        key = (sub.region, sub.timezone, tuple([s.id for s in plan.stories]))
+    def digest(self, sub: Subscription, stories: list[Story], now: datetime) -> Digest:
+        key = (sub.region, sub.timezone, tuple([s.id for s in stories]))
         digest = self.digests.get(key)
         if digest is None:
-            digest = self.digests[key] = digest_for(sub, plan.stories, now, self.card)
+            digest = self.digests[key] = digest_for(sub, stories, now, self.card)
         return digest
 
 
@@ -255,6 +292,7 @@ class DeliveryEngine:
         self.senders = dict(senders)
         self.clock = clock
         self.grace = grace
+        self.concurrency = concurrency
         self.batch = batch
         self.token = uuid.uuid4().hex[:16]
         self._gate = asyncio.Semaphore(concurrency)
@@ -268,36 +306,78 @@ class DeliveryEngine:
     # ---- scheduled pushes -------------------------------------------------------------
 
     async def run_due(self) -> list[PushOutcome]:
-        """One due-scan: claim every due push and deliver them all."""
+        """One due-scan: claim every due push and deliver them all.
+
+        A pipeline: a planner loads, plans and reserves the claimed pushes a batch at a time,
+        never more than one batch ahead of the senders; a fixed set of senders takes the
+        messages in order, so the network never waits for the database, nor one slow channel
+        for a batch; each batch is written back as soon as its last message is settled.
+        """
         if self._closing:
             return []
         now = self.clock.now()
         await self.ledger.release_stale(older_than=now - CLAIM_LEASE)
-        claimed = await self.subscriptions.claim_due(
-            now, self.token, stale_before=now - CLAIM_LEASE, platforms=self.senders,
-            limit=self._claim_limit(),
-        )  # fmt: skip
-        # A small first batch, so the first messages leave while the next batch is planned.
-        first = min(len(claimed), max(1, self.batch // 10))
-        batches = [claimed[:first]] if claimed else []
-        batches += [claimed[i : i + self.batch] for i in range(first, len(claimed), self.batch)]
-        outcomes: list[PushOutcome] = []
-        bookkeeping: list[asyncio.Task[None]] = []
+        limit = self._claim_limit()
+        # A small first claim and batch: the first messages leave while the rest is claimed
+        # and the next batch planned.
+        first = min(limit, max(1, self.batch // 10))
+        claimed = await self._claim(now, first)
+        if not claimed:
+            return []
+        more = len(claimed) == first < limit  # the first claim was full: there may be more
+        batches = deque([claimed])
+        queue: asyncio.Queue[tuple[_Batch, int] | None] = asyncio.Queue()
+        senders = [
+            asyncio.ensure_future(self._sender(queue))
+            for _ in range(self.concurrency if more else min(self.concurrency, len(claimed)))
+        ]
         made = _Made()
-        # A pipeline: while one batch is being sent, the next is planned and the last one's
-        # results are written, so the database never holds up the network (or the reverse).
-        planned = asyncio.ensure_future(self._prepare(batches[0], now, made)) if batches else None
-        for index in range(len(batches)):
-            assert planned is not None
-            records, skipped, plans = await planned
-            if index + 1 < len(batches):
-                planned = asyncio.ensure_future(self._prepare(batches[index + 1], now, made))
-            results = await self._send_plans(plans, now, made)
-            batch_outcomes = self._conclude(plans, results, records, now)
-            outcomes.extend(skipped + batch_outcomes)
-            bookkeeping.append(asyncio.ensure_future(self._write_back(plans, results, records)))
-        await asyncio.gather(*bookkeeping)
-        return outcomes
+        written: list[asyncio.Task[list[PushOutcome]]] = []
+        try:
+            previous: _Batch | None = None
+            while batches:
+                batch = await self._prepare(batches.popleft(), now, made)
+                for index, message in enumerate(batch.messages):
+                    if message is not None:
+                        queue.put_nowait((batch, index))
+                if not batch.unsent:
+                    batch.drained.set()
+                    batch.done.set()
+                written.append(asyncio.ensure_future(self._write_back(batch, now)))
+                if more:
+                    more = False
+                    rest = await self._claim(now, limit - first)
+                    batches.extend(
+                        rest[i : i + self.batch] for i in range(0, len(rest), self.batch)
+                    )
+                if previous is not None:  # plan no further ahead than one batch
+                    await previous.drained.wait()
+                previous = batch
+        finally:
+            for _ in senders:
+                queue.put_nowait(None)
+            await asyncio.gather(*senders)
+            finished = await asyncio.gather(*written)
+        return [outcome for outcomes in finished for outcome in outcomes]
+
+    async def _sender(self, queue: asyncio.Queue[tuple[_Batch, int] | None]) -> None:
+        """Send queued messages one after another until told to stop."""
+        while (item := await queue.get()) is not None:
+            batch, index = item
+            message = batch.messages[index]
+            assert message is not None
+            batch.untaken -= 1
+            if not batch.untaken:
+                batch.drained.set()
+            batch.results[index] = await self._deliver(message)
+            batch.unsent -= 1
+            if not batch.unsent:
+                batch.done.set()
+
+    async def _claim(self, now: datetime, limit: int) -> list[int]:
+        return await self.subscriptions.claim_due(
+            now, self.token, stale_before=now - CLAIM_LEASE, platforms=self.senders, limit=limit
+        )
 
     def _claim_limit(self) -> int:
         """No more than half a lease's worth of sending at the slowest platform's pace, so a
@@ -308,86 +388,147 @@ class DeliveryEngine:
         return max(1, min(MAX_CLAIM, int(CLAIM_LEASE.total_seconds() * min(rates) / 2)))
 
     async def _prepare(
-        self, claims: list[int], now: datetime, made: _Made
-    ) -> tuple[list[PushRecord], list[PushOutcome], list[_Plan]]:
-        """Load a claimed batch; skip pushes missed beyond the grace window; plan the rest."""
+        self, claims: list[int], now: datetime, made: _Made, token: str | None = None
+    ) -> _Batch:
+        """Load a claimed batch; skip pushes missed beyond the grace window; choose and
+        reserve the rest's stories; make their messages."""
         records: list[PushRecord] = []
-        skipped: list[PushOutcome] = []
-        live: list[Subscription] = []
-        for sub in await self.subscriptions.load(claims):
-            if sub.paused:  # paused since the scan, which dropped the claim: nothing to do
+        outcomes: list[PushOutcome] = []
+        pushes: list[_Push] = []
+        for group in await self.subscriptions.load_groups(claims):
+            like = group.like
+            if like.paused:  # paused since the scan, which dropped the claim: nothing to do
                 continue
-            slot = sub.next_push_at or now
+            slot = like.next_push_at or now
             if now - slot > self.grace:
                 log.warning(
-                    "skipping push of %s to %s due %s: older than the %s grace window",
-                    sub.region, sub.channel, slot.isoformat(), self.grace,
+                    "skipping %d push(es) of %s due %s: older than the %s grace window",
+                    len(group.members), like.region, slot.isoformat(), self.grace,
                 )  # fmt: skip
                 result = f"missed the push due {slot:%Y-%m-%d %H:%M} UTC (bot was down)"
-                records.append(self._record(sub, now, result))
-                skipped.append(PushOutcome(sub, "skipped", detail="missed while the bot was down"))
-            else:
-                live.append(sub)
-        return records, skipped, await self._plan(live, now, windows=made.windows)
+                ids = [sub_id for sub_id, _ in group.members]
+                records.append(PushRecord(ids, self._following(like, now), result, failures=0))
+                outcomes.extend(
+                    PushOutcome(sub_id, channel, like.region, slot, "skipped",
+                                detail="missed while the bot was down")
+                    for sub_id, channel in group.members
+                )  # fmt: skip
+                continue
+            planned = _Group(group, await candidates(self.stories, like, now, made.windows))
+            pushes.extend([_Push(planned, sub_id, channel) for sub_id, channel in group.members])
+        await self._reserve(pushes, token or self.token)
+        messages = [self._message(push, made, now) for push in pushes]
+        batch = _Batch(pushes, messages, [_EMPTY] * len(pushes), records, outcomes)
+        batch.untaken = batch.unsent = sum(1 for m in messages if m is not None)
+        return batch
 
-    def _conclude(
-        self,
-        plans: list[_Plan],
-        results: list[tuple[Status, str, str | None]],
-        records: list[PushRecord],
-        now: datetime,
-    ) -> list[PushOutcome]:
-        """What each push's result means for its subscription (appended to ``records``)."""
-        outcomes: list[PushOutcome] = []
-        for plan, (status, detail, _) in zip(plans, results, strict=True):
-            sub = plan.sub
+    async def _reserve(self, pushes: list[_Push], token: str) -> None:
+        """Reserve each push's stories in the ledger; a push keeps those it holds.
+
+        Usually every row goes in and each push keeps its group's first stories. Where the
+        channel has some already (or another of its pushes took them), the push asks for
+        its next candidates, up to the cap: it ends with the stories a preview shows.
+        """
+        asking = [(push, push.group.first) for push in pushes if push.group.first]
+        topping_up = False
+        while asking:
+            wanted = [
+                (push, push.group.first_ids if not topping_up else [s.id for s in stories])
+                for push, stories in asking
+            ]
+            async with self._writing:
+                got = await self.ledger.reserve(
+                    [(push.channel, push.sub_id, ids) for push, ids in wanted],
+                    token=token,
+                    at=self.clock.now(),
+                )
+            if got.complete and not topping_up:
+                return  # every push holds its group's first stories, as it was planned
+            again: list[tuple[_Push, list[Story]]] = []
+            for push, stories in asking:
+                held = (
+                    stories
+                    if got.complete
+                    else [s for s in stories if got.holds(push.channel, s.id, push.sub_id)]
+                )
+                push.stories = push.stories + held if topping_up else held
+                missing = DIGEST_STORY_CAP - len(push.stories)
+                if missing > 0 and len(held) < len(stories):
+                    more = push.group.candidates[push.tried : push.tried + missing]
+                    if more:
+                        push.tried += len(more)
+                        again.append((push, more))
+            asking, topping_up = again, True
+
+    @staticmethod
+    def _message(push: _Push, made: _Made, now: datetime) -> Outgoing | None:
+        if not push.stories:
+            return None
+        group = push.group
+        if push.stories is group.first:  # the group's digest, made once
+            if group.digest is None:
+                group.digest = made.digest(group.like, group.first, now)
+            return Outgoing(push.channel, digest=group.digest)
+        return Outgoing(push.channel, digest=made.digest(group.like, push.stories, now))
+
+    async def _write_back(self, batch: _Batch, now: datetime) -> list[PushOutcome]:
+        """Once a batch is sent: settle its ledger rows, store how each push went."""
+        await batch.done.wait()
+        self._conclude(batch, now)
+        async with self._writing:
+            await self._settle(self.token, batch.pushes, batch.results)
+            await self.subscriptions.finish(self.token, batch.records)
+        return batch.outcomes
+
+    def _conclude(self, batch: _Batch, now: datetime) -> None:
+        """What each push's result means for its subscription: one record per group of
+        pushes that ended alike (added to the batch's records and outcomes)."""
+        alike: dict[tuple[int, Status, str, int], list[_Push]] = {}
+        for push, (status, detail, _) in zip(batch.pushes, batch.results, strict=True):
+            alike.setdefault((id(push.group), status, detail, len(push.stories)), []).append(push)
+        for (_, status, detail, count), pushes in alike.items():
+            like = pushes[0].group.like
+            ids = [push.sub_id for push in pushes]
+            following = self._following(like, now)
             if status == "empty":
                 result = f"nothing new at {now:%Y-%m-%d %H:%M} UTC"
-                records.append(self._record(sub, now, result, pushed_at=None))
+                batch.records.append(PushRecord(ids, following, result, failures=0))
             elif status == "sent":
-                result = f"sent {len(plan.stories)} stories"
-                records.append(self._record(sub, now, result, pushed_at=now))
+                result = f"sent {count} stories"
+                batch.records.append(PushRecord(ids, following, result, 0, pushed_at=now))
             elif status == "retrying":
-                retry = min(now + RETRY_LATER, self._following(sub, now))
+                retry = min(now + RETRY_LATER, following)
                 result = f"delivery failed ({detail}); retrying at {retry:%H:%M} UTC"
-                records.append(PushRecord(sub.id or 0, retry, result, failures=sub.failures))
+                batch.records.append(PushRecord(ids, retry, result, failures=like.failures))
             else:  # failed permanently
-                failures = sub.failures + 1
+                failures = like.failures + 1
                 reason = _pause_reason(detail) if failures >= PAUSE_AFTER_FAILURES else None
                 if reason:
                     status = "paused"
-                    self._spawn(self._notice(sub, reason))
-                following = self._following(sub, now)
-                records.append(
+                    for push in pushes:
+                        self._spawn(self._notice(push.channel, like.region, reason))
+                batch.records.append(
                     PushRecord(
-                        sub.id or 0, following, f"delivery failed: {detail}",
-                        failures=failures, pause_reason=reason,
+                        ids, following, f"delivery failed: {detail}", failures=failures,
+                        pause_reason=reason,
                     )
                 )  # fmt: skip
-            outcomes.append(PushOutcome(sub, status, len(plan.stories), detail))
-        return outcomes
+            batch.outcomes.extend(
+                PushOutcome(push.sub_id, push.channel, like.region, like.next_push_at, status,
+                            count, detail)
+                for push in pushes
+            )  # fmt: skip
 
-    async def _write_back(
-        self,
-        plans: list[_Plan],
-        results: list[tuple[Status, str, str | None]],
-        records: list[PushRecord],
-    ) -> None:
-        """Settle the ledger (sent or released), then store each push's outcome."""
-        async with self._writing:
-            await self._settle(self.token, plans, results)
-            await self.subscriptions.finish(self.token, records)
-
-    async def _settle(self, token: str, plans: list[_Plan], results: _Results) -> None:
+    async def _settle(self, token: str, pushes: list[_Push], results: list[_Result]) -> None:
         """The ledger rows of each push that reserved stories: sent, or released."""
         sent: list[tuple[int | None, str | None, str | None]] = []
         released: list[tuple[int | None, str | None]] = []
-        for plan, (status, _detail, message_id) in zip(plans, results, strict=True):
-            if plan.stories:
+        for push, (status, _detail, message_id) in zip(pushes, results, strict=True):
+            if push.stories:
                 if status == "sent":
-                    sent.append((plan.sub.id, None, message_id))
+                    sent.append((push.sub_id, None, message_id))
                 else:
-                    released.append((plan.sub.id, None))
+                    released.append((push.sub_id, None))
         if sent or released:
             await self.ledger.settle(token=token, sent=sent, released=released, at=self.clock.now())
 
@@ -402,50 +543,7 @@ class DeliveryEngine:
             day -= timedelta(days=1)
         return next_push(sub.push_time, sub.timezone, sub.days, max(now, slot), last_local_day=day)
 
-    def _record(
-        self, sub: Subscription, now: datetime, result: str, *, pushed_at: datetime | None = None
-    ) -> PushRecord:
-        return PushRecord(
-            sub.id or 0, self._following(sub, now), result, failures=0, pushed_at=pushed_at
-        )
-
-    async def _plan(
-        self,
-        subs: list[Subscription],
-        now: datetime,
-        *,
-        token: str | None = None,
-        windows: Windows | None = None,
-    ) -> list[_Plan]:
-        """Each subscription's stories (see :func:`select_stories`), reserved in the ledger."""
-        selected = await select_stories(self.stories, self.ledger, subs, now, windows)
-        plans = [_Plan(sub, picked) for sub, picked in zip(subs, selected, strict=True)]
-        wanted = [(p.sub.channel, p.sub.id, [s.id for s in p.stories]) for p in plans]
-        async with self._writing:
-            got = await self.ledger.reserve(wanted, token=token or self.token, at=self.clock.now())
-        if not got.complete:
-            for plan in plans:
-                plan.stories = [
-                    s for s in plan.stories if got.holds(plan.sub.channel, s.id, plan.sub.id)
-                ]
-        return plans
-
-    async def _send_plans(
-        self, plans: list[_Plan], now: datetime, made: _Made | None = None
-    ) -> list[tuple[Status, str, str | None]]:
-        made = made or _Made()
-        sending = [plan for plan in plans if plan.stories]
-        sent = iter(
-            await asyncio.gather(
-                *(
-                    self._deliver(Outgoing(p.sub.channel, digest=made.digest(p, now)))
-                    for p in sending
-                )
-            )
-        )
-        return [next(sent) if plan.stories else ("empty", "", None) for plan in plans]
-
-    async def _deliver(self, message: Outgoing) -> tuple[Status, str, str | None]:
+    async def _deliver(self, message: Outgoing) -> _Result:
         """Send with limits, 429 waits and retries: sent, retrying (transient) or failed."""
         sender = self.senders[message.channel.platform]
         limiter = self._limiters[message.channel.platform]
@@ -492,38 +590,46 @@ class DeliveryEngine:
             sub.id, result=result, pause_after=PAUSE_AFTER_FAILURES, pause_reason=reason
         )
         if paused_now:
-            self._spawn(self._notice(sub, reason))
+            self._spawn(self._notice(sub.channel, sub.region, reason))
 
-    async def _notice(self, sub: Subscription, reason: str) -> None:
+    async def _notice(self, channel: ChannelRef, region: str, reason: str) -> None:
         text = (
-            f"signalbot paused this channel's {regions.get(sub.region).name} subscription: "
-            f"{reason}. Fix the problem, then type /signals resume {sub.region}."
+            f"signalbot paused this channel's {regions.get(region).name} subscription: "
+            f"{reason}. Fix the problem, then type /signals resume {region}."
         )
         try:
-            await self.senders[sub.channel.platform].send(Outgoing(sub.channel, notice=text))
+            await self.senders[channel.platform].send(Outgoing(channel, notice=text))
         except DeliveryError as error:
-            log.info("pause notice to %s not delivered: %s", sub.channel, error.reason)
+            log.info("pause notice to %s not delivered: %s", channel, error.reason)
 
     # ---- send-now and instant alerts ---------------------------------------------------
 
     async def push_now(self, sub: Subscription) -> PushOutcome:
         """Deliver a subscription's digest now; the scheduled push then carries only newer."""
+        if sub.id is None:
+            raise ValueError("send-now needs a stored subscription")
         now = self.clock.now()
         # A token of its own: a scheduled push of the same subscription may be under way.
         token = uuid.uuid4().hex[:16]
-        (plan,) = await self._plan([sub], now, token=token)
-        results = await self._send_plans([plan], now)
-        ((status, detail, _),) = results
-        await self._settle(token, [plan], results)
-        if status == "sent" and sub.id is not None:
+        group = _Group(
+            PushGroup(sub, [(sub.id, sub.channel)]), await candidates(self.stories, sub, now)
+        )
+        push = _Push(group, sub.id, sub.channel)
+        await self._reserve([push], token)
+        message = self._message(push, _Made(), now)
+        result = await self._deliver(message) if message is not None else _EMPTY
+        await self._settle(token, [push], [result])
+        status, detail, _ = result
+        if status == "sent":
             await self.subscriptions.record_success(
-                sub.id, result=f"sent {len(plan.stories)} stories (send-now)", pushed_at=now
+                sub.id, result=f"sent {len(push.stories)} stories (send-now)", pushed_at=now
             )
         elif status == "failed":
             await self._count_failure(sub, f"delivery failed: {detail}", detail)
         if status in ("failed", "retrying"):
-            return PushOutcome(sub, status, 0, f"the digest could not be delivered ({detail})")
-        return PushOutcome(sub, status, len(plan.stories), detail)
+            detail = f"the digest could not be delivered ({detail})"
+            return PushOutcome(sub.id, sub.channel, sub.region, None, status, 0, detail)
+        return PushOutcome(sub.id, sub.channel, sub.region, None, status, len(push.stories))
 
     async def deliver_instant(self, stories: Iterable[Story]) -> int:
         """Send each new story to the instant subscribers it matches; how many went out."""

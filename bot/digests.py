@@ -30,6 +30,23 @@ def digest_since(sub: Subscription, now: datetime) -> datetime:
 Windows = dict[tuple[frozenset[str], datetime], list[Story]]
 
 
+async def candidates(
+    stories: StoryStore, sub: Subscription, now: datetime, windows: Windows | None = None
+) -> list[Story]:
+    """The stories of the subscription's regions that pass its filters, published (or
+    arrived late) since its last push, newest first: what its push would carry, before the
+    channel's ledger has its say. ``windows`` keeps each window's stories for later calls
+    (the batches of one scan)."""
+    windows = {} if windows is None else windows
+    window = (regions.leaves(sub.region), digest_since(sub, now))
+    found = windows.get(window)
+    if found is None:
+        found = await stories.for_digest(window[0], since=window[1])
+        found.sort(key=lambda s: s.published_at or now, reverse=True)  # newest first
+        windows[window] = found
+    return [s for s in found if sub.filters.matches(s)] if sub.filters else found
+
+
 async def select_stories(
     stories: StoryStore,
     ledger: DeliveryLedger,
@@ -39,22 +56,13 @@ async def select_stories(
 ) -> list[list[Story]]:
     """For each subscription, the stories its push would carry now, newest first.
 
-    Stories of its regions that pass its filters, published (or arrived late) since its last
-    push, not yet sent to its channel, and never twice in one channel even when two of its
-    subscriptions overlap (europe and uk). One query per distinct window, one ledger query;
-    ``windows`` keeps the windows' stories for the next call (the batches of one scan).
+    Its :func:`candidates` not yet sent to its channel, never twice in one channel even when
+    two of its subscriptions overlap (europe and uk), at most :data:`DIGEST_STORY_CAP`. A
+    push reaches the same choice by reserving its candidates in the ledger, which refuses
+    what the channel has (see ``DeliveryEngine``).
     """
     windows = {} if windows is None else windows
-    chosen: list[list[Story]] = []
-    for sub in subs:
-        window = (regions.leaves(sub.region), digest_since(sub, now))
-        if window not in windows:
-            found = await stories.for_digest(window[0], since=window[1])
-            found.sort(key=lambda s: s.published_at or now, reverse=True)  # newest first
-            windows[window] = found
-        candidates = windows[window]
-        chosen.append([s for s in candidates if sub.filters.matches(s)] if sub.filters
-                      else candidates)  # fmt: skip
+    chosen = [await candidates(stories, sub, now, windows) for sub in subs]
     candidate_ids = {s.id for picked in chosen for s in picked}
     done = await ledger.delivered_to([sub.channel for sub in subs], candidate_ids)
     if done or len({sub.channel for sub in subs}) < len(subs):

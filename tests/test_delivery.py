@@ -16,6 +16,7 @@ from adapters.console import ConsoleSender
 from bot.app import Core, build_core
 from bot.clock import FrozenClock
 from bot.delivery import CLAIM_LEASE, DeliveryEngine, DeliveryError, Outgoing, RateLimits, Sender
+from bot.digests import DIGEST_STORY_CAP, pending_digest
 from bot.domain import ChannelRef, Insight, Story, Subscription
 from bot.schedule import next_push_for
 from bot.service import BotService
@@ -80,8 +81,8 @@ async def test_one_push_per_local_day_across_dst(
     for _ in range(7 * 24 * 2):  # a week in half-hour steps
         clock.advance(timedelta(minutes=30))
         for outcome in await delivery.run_due():
-            assert outcome.subscription.next_push_at is not None
-            pushes.append(outcome.subscription.next_push_at)
+            assert outcome.slot is not None
+            pushes.append(outcome.slot)
     days = Counter(p.astimezone(tz).date() for p in pushes)
     assert sorted(days) == [first_day + timedelta(days=n) for n in range(7)]
     assert set(days.values()) == {1}, days
@@ -184,7 +185,7 @@ async def test_two_engines_on_one_database_never_double_deliver(
         results = await asyncio.gather(a.run_due(), b.run_due(), a.run_due(), b.run_due())
     finally:
         await other.dispose()
-    claimed = [o.subscription.id for batch in results for o in batch]
+    claimed = [o.subscription_id for batch in results for o in batch]
     assert len(claimed) == len(set(claimed)) == 80  # every push claimed once
     printed = printed_a + printed_b
     for channel in channels:
@@ -446,6 +447,71 @@ async def test_one_slow_channel_does_not_hold_up_the_others(core: Core) -> None:
         assert fast == {f"ok-{n}" for n in range(20)}  # all in while the slow one still waits
         assert not task.done()
         assert await task == 21
+
+
+async def test_a_slow_channel_holds_up_no_later_batch_of_a_scan(core: Core) -> None:
+    platform = FakePlatform(slow_seconds=3.0)
+    async with serve_platform(platform), HttpSender(f"http://127.0.0.1:{platform.port}") as sender:
+        delivery = core.delivery({"fake": sender})
+        delivery.batch = 4  # the 31 pushes go in nine batches, the slow one among the first
+        await core.stories.save(story(3, core.clock.now()), now=core.clock.now())
+        channels = [ChannelRef("fake", "g", "slow-1")]
+        channels += [ChannelRef("fake", "g", f"ok-{n}") for n in range(30)]
+        for channel in channels:
+            await subscribe(core.engine, core.clock, channel)
+        core.clock.advance(timedelta(days=1))
+        scan = asyncio.ensure_future(delivery.run_due())
+        for _ in range(40):  # the slow channel takes 3 s; later batches must not wait for it
+            if len(platform.accepted) >= 30:
+                break
+            await asyncio.sleep(0.05)
+        assert {channel for channel, _, _ in platform.accepted} == {f"ok-{n}" for n in range(30)}
+        assert not scan.done()
+        outcomes = await scan
+    assert Counter(o.status for o in outcomes) == {"sent": 31}
+    assert await core.ledger.count_sent() == sum(o.stories for o in outcomes)
+
+
+async def test_a_push_fills_its_digest_past_stories_the_channel_already_has(
+    core: Core,
+) -> None:
+    class Keep:
+        platform = "console"
+        limits = RateLimits()
+
+        def __init__(self) -> None:
+            self.digests: list[list[str]] = []
+
+        async def send(self, message: Outgoing) -> str | None:
+            assert message.digest is not None
+            self.digests.append([card.story_id for card in message.digest.cards])
+            return "m1"
+
+    channel = ChannelRef("console", "t", "#full")
+    sub = await subscribe(core.engine, core.clock, channel)
+    core.clock.advance(timedelta(days=1))
+    start = core.clock.now() - timedelta(hours=20)
+    items = [story(n, start + timedelta(minutes=n)) for n in range(DIGEST_STORY_CAP + 5)]
+    for item in items:
+        await core.stories.save(item, now=core.clock.now())
+    newest = sorted(items, key=lambda s: s.published_at or start, reverse=True)
+    # the channel already has the three newest (say, from an alert)
+    got = await core.ledger.reserve(
+        [(channel, None, [s.id for s in newest[:3]])], token="alerts", at=core.clock.now()
+    )
+    assert got.complete
+    await core.ledger.settle(
+        token="alerts", sent=[(None, None, "a1")], released=[], at=core.clock.now()
+    )
+    (stored,) = await core.subscriptions.for_channel(channel)
+    preview = await pending_digest(core.stories, core.ledger, stored, core.clock.now())
+    sender = Keep()
+    (outcome,) = await core.delivery({"console": sender}).run_due()
+    assert outcome.status == "sent" and outcome.stories == DIGEST_STORY_CAP
+    expected = [s.id for s in newest[3 : 3 + DIGEST_STORY_CAP]]
+    assert sender.digests == [expected]  # topped up from older stories, newest first
+    assert [s.id for s in preview.stories] == expected  # as the preview showed
+    assert sub.next_push_at is not None and outcome.slot == sub.next_push_at
 
 
 async def test_stop_lets_deliveries_under_way_finish(core: Core) -> None:

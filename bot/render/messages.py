@@ -39,7 +39,18 @@ def render_digest(digest: Digest, fmt: Format) -> dict[str, Any] | str:
     return text.digest_message(digest)
 
 
-@lru_cache(maxsize=512)
 def encoded_digest(digest: Digest, fmt: Literal["slack", "discord"]) -> bytes:
-    """A digest's payload as the JSON body of a request, encoded once for all its channels."""
+    """A digest's payload as the JSON body of a request, encoded once for all its channels.
+
+    Kept on the digest itself: a send finds it without comparing digests (equal digests made
+    apart still share one encoding, through the cache below).
+    """
+    body = digest.bodies.get(fmt)
+    if body is None:
+        body = digest.bodies[fmt] = _encode(digest, fmt)
+    return body
+
+
+@lru_cache(maxsize=512)
+def _encode(digest: Digest, fmt: Literal["slack", "discord"]) -> bytes:
     return json.dumps(render_digest(digest, fmt)).encode()

@@ -145,6 +145,11 @@ class Digest:
     def __hash__(self) -> int:
         return self._hash
 
+    @cached_property
+    def bodies(self) -> dict[str, bytes]:
+        """This digest's encoded payloads by format (see ``messages.encoded_digest``)."""
+        return {}
+
     @property
     def header(self) -> str:
         return f"{self.region_name} · {self.local_date:%A, %B} {self.local_date.day}"

@@ -114,14 +114,27 @@ def _drop_claims(which: Any) -> Any:
 
 @dataclass(frozen=True)
 class PushRecord:
-    """How one claimed push ended: what to store on the subscription."""
+    """How claimed pushes ended, alike for each subscription named: what to store on them."""
 
-    subscription_id: int
+    subscription_ids: list[int]
     next_push_at: datetime | None
     result: str
     failures: int
     pushed_at: datetime | None = None  # set when a digest went out: the next one starts here
     pause_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PushGroup:
+    """Claimed pushes that differ only by channel: one region, schedule, filter set, slot and
+    window, so one plan serves them all.
+
+    ``like`` is the first member's subscription, read with what a push needs (not its last
+    result or creation time); ``members`` are each push's subscription id and channel.
+    """
+
+    like: Subscription
+    members: list[tuple[int, ChannelRef]]
 
 
 class _JsonRows:
@@ -300,40 +313,80 @@ class SubscriptionStore:
             ids = (await conn.execute(statement)).scalars().all()
         return [int(i) for i in ids]
 
-    async def load(self, ids: Collection[int]) -> list[Subscription]:
-        """Subscriptions by id (a claimed batch), in id order."""
+    async def load_groups(self, ids: Collection[int]) -> list[PushGroup]:
+        """Claimed subscriptions by id, grouped by all a push depends on but the channel.
+
+        The database groups them, so Python handles a few groups and, per push, only an id
+        and a channel: a batch of thousands costs no per-row conversion.
+        """
         if not ids:
             return []
         wanted = text(f"SELECT i.id FROM {self._json.table('ids', 'i', id='bigint')}").bindparams(
             ids=json.dumps([[i] for i in sorted(ids)])
         )
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(*_COLUMNS).where(_c.id.in_(wanted.columns(id=BigInteger))).order_by(_c.id)
+        if self._json.postgres:
+            members = func.json_agg(
+                func.json_build_array(_c.id, _c.platform, _c.workspace, _c.channel)
             )
-            return [_from_row(r) for r in rows]
+        else:
+            members = func.json_group_array(
+                func.json_array(_c.id, _c.platform, _c.workspace, _c.channel)
+            )
+        shared = (
+            _c.region, _c.push_time, _c.timezone, _c.days, _c.mode, _c.filters, _c.paused,
+            _c.next_push_at, _c.last_push_at, _c.failures,
+        )  # fmt: skip
+        query = (
+            select(*shared, members)
+            .where(_c.id.in_(wanted.columns(id=BigInteger)))
+            .group_by(*shared)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        groups = []
+        for *fields, packed in rows:
+            found = json.loads(packed) if isinstance(packed, str) else packed
+            found.sort()
+            people = [(int(i), ChannelRef(p, w, c)) for i, p, w, c in found]
+            (region, push_time, timezone, days, mode, filters, paused, next_push_at,
+             last_push_at, failures) = fields  # fmt: skip
+            first_id, first_channel = people[0]
+            like = Subscription(
+                id=first_id,
+                channel=first_channel,
+                region=region,
+                push_time=_clock_time(push_time),
+                timezone=timezone,
+                days=_days(days),
+                mode=cast(DeliveryMode, mode),
+                filters=_filters_from_json(filters),
+                paused=bool(paused),
+                next_push_at=next_push_at,
+                last_push_at=last_push_at,
+                failures=int(failures),
+            )
+            groups.append(PushGroup(like, people))
+        groups.sort(key=lambda g: g.members[0][0])
+        return groups
 
     async def finish(self, token: str, outcomes: list[PushRecord]) -> None:
         """Write how claimed pushes went and release the claims, in one transaction.
 
         Only pushes this token still holds are written (a claim that went stale belongs to
-        whoever took it over). The outcomes travel as one JSON parameter, as in the ledger.
+        whoever took it over). The outcomes travel as one JSON parameter, as in the ledger:
+        one row per record, carrying its subscriptions' ids (pushes of one slot mostly end
+        alike).
         """
         if not outcomes:
             return
-        # Pushes of one slot mostly end alike (same next time, same result): one JSON row per
-        # distinct outcome, carrying its subscriptions' ids.
-        alike: dict[tuple[datetime | None, datetime | None, str, int, str | None], list[int]] = {}
-        for o in outcomes:
-            key = (o.next_push_at, o.pushed_at, o.result, o.failures, o.pause_reason)
-            alike.setdefault(key, []).append(o.subscription_id)
         t = self._json.time
         packed = json.dumps(
             [
-                [t(next_at), t(pushed_at), result, failures, reason is not None, reason, ids]
-                for (next_at, pushed_at, result, failures, reason), ids in alike.items()
+                [t(o.next_push_at), t(o.pushed_at), o.result, o.failures,
+                 o.pause_reason is not None, o.pause_reason, o.subscription_ids]
+                for o in outcomes
             ]
-        )
+        )  # fmt: skip
         rows = self._json.table(
             "outcomes", "p", next_push_at="timestamptz", pushed_at="timestamptz", result="text",
             failures="integer", paused="boolean", reason="text", ids="json",
@@ -356,7 +409,10 @@ class SubscriptionStore:
             await conn.execute(write, {"outcomes": packed, "token": token})
             await conn.execute(
                 release,
-                {"ids": json.dumps([[o.subscription_id] for o in outcomes]), "token": token},
+                {
+                    "ids": json.dumps([[i] for o in outcomes for i in o.subscription_ids]),
+                    "token": token,
+                },
             )
 
     async def instant_subscribers(self) -> list[Subscription]:

@@ -164,13 +164,13 @@ deliveries = Table(
     Column("message_id", Text, nullable=True),
     Column("delivered_at", UTCDateTime, nullable=False),
     UniqueConstraint("platform", "workspace", "channel", "story_id", name="uq_deliveries_once"),
-    # Reservations in flight only (see migration 0003); queries name the state as a literal,
-    # as a partial index needs.
+    # Reservations in flight only, by who holds them (see migration 0004); queries name the
+    # state as a literal, as a partial index needs.
     Index(
         "ix_deliveries_pending",
-        "delivered_at",
+        "reserved_by",
+        "subscription_id",
         sqlite_where=text("state = 'pending'"),
         postgresql_where=text("state = 'pending'"),
     ),
-    Index("ix_deliveries_reservation", "reserved_by", "subscription_id"),
 )
