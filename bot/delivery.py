@@ -39,6 +39,9 @@ RETRY_LATER = timedelta(minutes=10)
 MAX_ATTEMPTS = 5
 MAX_CLAIM = 20000
 MAX_RATE_LIMIT_WAITS = 20
+# Batches planned (stories reserved) before the senders reach them: enough that a planning
+# step held up behind a write-back never leaves the senders idle.
+PLAN_AHEAD = 2
 
 
 @dataclass(frozen=True)
@@ -318,13 +321,15 @@ class DeliveryEngine:
         now = self.clock.now()
         await self.ledger.release_stale(older_than=now - CLAIM_LEASE)
         limit = self._claim_limit()
-        # A small first claim and batch: the first messages leave while the rest is claimed
-        # and the next batch planned.
-        first = min(limit, max(1, self.batch // 10))
-        claimed = await self._claim(now, first)
+        # Claims grow: a small first one, so the first messages leave at once, then the rest
+        # of the first full batch, then everything else, each while the last is being sent.
+        sizes = deque([max(1, self.batch // 10), self.batch - max(1, self.batch // 10)])
+        size = min(limit, sizes.popleft())
+        claimed = await self._claim(now, size)
         if not claimed:
             return []
-        more = len(claimed) == first < limit  # the first claim was full: there may be more
+        taken = len(claimed)
+        more = taken < limit and len(claimed) == size  # a full claim: there may be more due
         batches = deque([claimed])
         queue: asyncio.Queue[tuple[_Batch, int] | None] = asyncio.Queue()
         senders = [
@@ -334,7 +339,7 @@ class DeliveryEngine:
         made = _Made()
         written: list[asyncio.Task[list[PushOutcome]]] = []
         try:
-            previous: _Batch | None = None
+            ahead: deque[_Batch] = deque()
             while batches:
                 batch = await self._prepare(batches.popleft(), now, made)
                 for index, message in enumerate(batch.messages):
@@ -345,14 +350,14 @@ class DeliveryEngine:
                     batch.done.set()
                 written.append(asyncio.ensure_future(self._write_back(batch, now)))
                 if more:
-                    more = False
-                    rest = await self._claim(now, limit - first)
-                    batches.extend(
-                        rest[i : i + self.batch] for i in range(0, len(rest), self.batch)
-                    )
-                if previous is not None:  # plan no further ahead than one batch
-                    await previous.drained.wait()
-                previous = batch
+                    size = min(limit - taken, sizes.popleft() if sizes else limit)
+                    got = await self._claim(now, size)
+                    taken += len(got)
+                    more = taken < limit and len(got) == size
+                    batches.extend(got[i : i + self.batch] for i in range(0, len(got), self.batch))
+                ahead.append(batch)
+                if len(ahead) > PLAN_AHEAD:  # plan no further ahead of the senders than this
+                    await ahead.popleft().drained.wait()
         finally:
             for _ in senders:
                 queue.put_nowait(None)
