@@ -136,6 +136,7 @@ class Limiter:
 
     def __init__(self, limits: RateLimits) -> None:
         self.limits = limits
+        self.limited = bool(limits.per_second or limits.per_channel or limits.per_workspace)
         self.global_window = (
             SlidingWindow(max(1, round(limits.per_second)), 1.0 + JITTER_MARGIN)
             if limits.per_second
@@ -168,12 +169,18 @@ class Limiter:
         if self.global_window is not None:
             await self.global_window.acquire()
 
-    def back_off(self, channel: ChannelRef, seconds: float, *, everywhere: bool) -> None:
+    def back_off(self, channel: ChannelRef, seconds: float, *, everywhere: bool) -> bool:
+        """Hold the windows a 429 names; False when no window holds this channel's next send
+        (no limits of that kind are set), so the caller must wait itself."""
+        held = False
         if everywhere and self.global_window is not None:
             self.global_window.block(seconds)
+            held = True
         window = self.channel_window(channel)
         if window is not None:
             window.block(seconds)
+            held = True
+        return held
 
 
 Status = Literal["sent", "empty", "skipped", "failed", "retrying", "paused"]
@@ -374,7 +381,7 @@ class DeliveryEngine:
             batch.untaken -= 1
             if not batch.untaken:
                 batch.drained.set()
-            batch.results[index] = await self._deliver(message)
+            batch.results[index] = await self._attempt(message)
             batch.unsent -= 1
             if not batch.unsent:
                 batch.done.set()
@@ -549,42 +556,47 @@ class DeliveryEngine:
         return next_push(sub.push_time, sub.timezone, sub.days, max(now, slot), last_local_day=day)
 
     async def _deliver(self, message: Outgoing) -> _Result:
+        """:meth:`_attempt` within the engine's bound on sends under way (a scan's senders
+        are that bound themselves)."""
+        async with self._gate:
+            return await self._attempt(message)
+
+    async def _attempt(self, message: Outgoing) -> _Result:
         """Send with limits, 429 waits and retries: sent, retrying (transient) or failed."""
         sender = self.senders[message.channel.platform]
         limiter = self._limiters[message.channel.platform]
-        async with self._gate:
-            attempt = waits = 0
-            # Waiting is bounded by the claim's lease: past it another process may take the
-            # push over, and the message would go out twice.
-            deadline = monotonic_time.monotonic() + CLAIM_LEASE.total_seconds() / 2
-            while True:
+        attempt = waits = 0
+        # Waiting is bounded by the claim's lease: past it another process may take the
+        # push over, and the message would go out twice.
+        deadline = monotonic_time.monotonic() + CLAIM_LEASE.total_seconds() / 2
+        while True:
+            if limiter.limited:
                 await limiter.acquire(message.channel)
-                try:
-                    message_id = await sender.send(message)
-                    return "sent", "", message_id
-                except DeliveryError as error:
-                    if error.permanent:
-                        return "failed", error.reason, None
-                    if error.retry_after is not None:
-                        # asked to wait: not a failure, unless the wait outlasts the lease
-                        if monotonic_time.monotonic() + error.retry_after > deadline:
-                            return "retrying", error.reason, None
-                        limiter.back_off(
-                            message.channel, error.retry_after, everywhere=error.global_limit
-                        )
-                        waits += 1
-                        if waits >= MAX_RATE_LIMIT_WAITS:
-                            return "retrying", error.reason, None
-                        continue
-                    attempt += 1
-                    if attempt >= MAX_ATTEMPTS:
+            try:
+                message_id = await sender.send(message)
+                return "sent", "", message_id
+            except DeliveryError as error:
+                if error.permanent:
+                    return "failed", error.reason, None
+                if error.retry_after is not None:
+                    # asked to wait: not a failure, unless the wait outlasts the lease
+                    if monotonic_time.monotonic() + error.retry_after > deadline:
                         return "retrying", error.reason, None
-                    await asyncio.sleep(
-                        min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random())
-                    )
-                except Exception as error:  # a bug in a sender must not stop the others
-                    log.exception("sender %s failed on %s", sender.platform, message.channel)
-                    return "retrying", f"internal error ({error.__class__.__name__})", None
+                    if not limiter.back_off(
+                        message.channel, error.retry_after, everywhere=error.global_limit
+                    ):
+                        await asyncio.sleep(error.retry_after)
+                    waits += 1
+                    if waits >= MAX_RATE_LIMIT_WAITS:
+                        return "retrying", error.reason, None
+                    continue
+                attempt += 1
+                if attempt >= MAX_ATTEMPTS:
+                    return "retrying", error.reason, None
+                await asyncio.sleep(min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random()))
+            except Exception as error:  # a bug in a sender must not stop the others
+                log.exception("sender %s failed on %s", sender.platform, message.channel)
+                return "retrying", f"internal error ({error.__class__.__name__})", None
 
     async def _count_failure(self, sub: Subscription, result: str, detail: str) -> None:
         """A failure outside a claimed push; pauses (with a notice) at the third in a row."""

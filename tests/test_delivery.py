@@ -427,6 +427,19 @@ async def test_rate_limits_retries_and_failures_over_http(core: Core) -> None:
         assert again == 0  # delivered once, and the paused channel is left alone
 
 
+async def test_a_sender_without_limits_still_waits_out_a_429(core: Core) -> None:
+    platform = FakePlatform(channel_limit=(1, 0.5))  # one message per half second
+    async with serve_platform(platform), HttpSender(f"http://127.0.0.1:{platform.port}") as sender:
+        delivery = core.delivery({"fake": sender})  # no limits of its own: 429s pace it
+        channel = ChannelRef("fake", "g", "strict-1")
+        await subscribe(core.engine, core.clock, channel, "europe", mode="instant")
+        cards = [story(n, core.clock.now()) for n in range(3)]
+        for item in cards:
+            await core.stories.save(item, now=core.clock.now())
+        assert await delivery.deliver_instant(cards) == 3
+    assert platform.rejected_429 <= 4  # each 429's retry_after waited, not hammered
+
+
 async def test_one_slow_channel_does_not_hold_up_the_others(core: Core) -> None:
     platform = FakePlatform(slow_seconds=3.0)
     async with serve_platform(platform), HttpSender(f"http://127.0.0.1:{platform.port}") as sender:
