@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple, Protocol, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from bot import regions
 from bot.clock import Clock
 from bot.digests import DIGEST_STORY_CAP, Windows, candidates, digest_for
@@ -294,7 +296,7 @@ class DeliveryEngine:
         clock: Clock,
         grace: timedelta = timedelta(hours=6),
         concurrency: int = 64,
-        batch: int = 500,
+        batch: int = 1000,
     ) -> None:
         self.stories = stories
         self.subscriptions = subscriptions
@@ -487,9 +489,9 @@ class DeliveryEngine:
         """Once a batch is sent: settle its ledger rows, store how each push went."""
         await batch.done.wait()
         self._conclude(batch, now)
-        async with self._writing:
-            await self._settle(self.token, batch.pushes, batch.results)
-            await self.subscriptions.finish(self.token, batch.records)
+        async with self._writing, self.subscriptions.transaction() as conn:
+            await self._settle(self.token, batch.pushes, batch.results, conn=conn)
+            await self.subscriptions.finish(self.token, batch.records, conn=conn)
         return batch.outcomes
 
     def _conclude(self, batch: _Batch, now: datetime) -> None:
@@ -531,7 +533,13 @@ class DeliveryEngine:
                 for push in pushes
             )  # fmt: skip
 
-    async def _settle(self, token: str, pushes: list[_Push], results: list[_Result]) -> None:
+    async def _settle(
+        self,
+        token: str,
+        pushes: list[_Push],
+        results: list[_Result],
+        conn: AsyncConnection | None = None,
+    ) -> None:
         """The ledger rows of each push that reserved stories: sent, or released."""
         sent: list[tuple[int | None, str | None, str | None]] = []
         released: list[tuple[int | None, str | None]] = []
@@ -542,7 +550,9 @@ class DeliveryEngine:
                 else:
                     released.append((push.sub_id, None))
         if sent or released:
-            await self.ledger.settle(token=token, sent=sent, released=released, at=self.clock.now())
+            await self.ledger.settle(
+                token=token, sent=sent, released=released, at=self.clock.now(), conn=conn
+            )
 
     def _following(self, sub: Subscription, now: datetime) -> datetime:
         """The push after the one due at the subscription's slot: never on or before the
