@@ -328,7 +328,8 @@ class DeliveryEngine:
         if self._closing:
             return []
         now = self.clock.now()
-        await self.ledger.release_stale(older_than=now - CLAIM_LEASE)
+        async with self._writing:
+            await self.ledger.release_stale(older_than=now - CLAIM_LEASE)
         limit = self._claim_limit()
         # Claims grow: a small first one, so the first messages leave at once, then the rest
         # of the first full batch, then everything else, each while the last is being sent.
@@ -389,9 +390,11 @@ class DeliveryEngine:
                 batch.done.set()
 
     async def _claim(self, now: datetime, limit: int) -> list[int]:
-        return await self.subscriptions.claim_due(
-            now, self.token, stale_before=now - CLAIM_LEASE, platforms=self.senders, limit=limit
-        )
+        async with self._writing:  # a claim is a write: it queues behind this process's own
+            return await self.subscriptions.claim_due(
+                now, self.token, stale_before=now - CLAIM_LEASE, platforms=self.senders,
+                limit=limit,
+            )  # fmt: skip
 
     def _claim_limit(self) -> int:
         """No more than half a lease's worth of sending at the slowest platform's pace, so a

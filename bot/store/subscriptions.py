@@ -179,6 +179,28 @@ class _JsonRows:
             source, limit = f"json_each(:{param}) AS r", " LIMIT -1"
         return f"(SELECT {', '.join(fields)} FROM {source}{limit}) AS {alias}"
 
+    def values(self, param: str, alias: str, sql_type: str) -> str:
+        """A FROM item: ``alias.value`` for each item of a flat JSON array parameter (ids)."""
+        if self.postgres:
+            return (
+                f"(SELECT CAST(r.value AS {sql_type}) AS value"
+                f" FROM jsonb_array_elements_text(CAST(:{param} AS jsonb)) AS r(value)) AS {alias}"
+            )
+        return f"(SELECT r.value AS value FROM json_each(:{param}) AS r LIMIT -1) AS {alias}"
+
+    def each(self, array: str, alias: str) -> str:
+        """A FROM item: ``alias.value`` for each item of a JSON array column, as JSON (see
+        :meth:`field`)."""
+        if self.postgres:
+            return f"jsonb_array_elements({array}) AS {alias}(value)"
+        return f"json_each({array}) AS {alias}"
+
+    def field(self, alias: str, index: int, sql_type: str) -> str:
+        """Item ``index`` of the array ``alias.value`` (see :meth:`each`), as ``sql_type``."""
+        if self.postgres and sql_type != "text":
+            return f"CAST({alias}.value ->> {index} AS {sql_type})"
+        return f"{alias}.value ->> {index}"
+
     def time(self, value: datetime | None) -> int | str | None:
         """A time as a JSON value for a ``timestamptz`` column (see :class:`UTCDateTime`)."""
         if value is None:
@@ -334,8 +356,8 @@ class SubscriptionStore:
         """
         if not ids:
             return []
-        wanted = text(f"SELECT i.id FROM {self._json.table('ids', 'i', id='bigint')}").bindparams(
-            ids=json.dumps([[i] for i in sorted(ids)])
+        wanted = text(f"SELECT i.value FROM {self._json.values('ids', 'i', 'bigint')}").bindparams(
+            ids=json.dumps(sorted(ids))
         )
         if self._json.postgres:
             members = func.json_agg(
@@ -351,7 +373,7 @@ class SubscriptionStore:
         )  # fmt: skip
         query = (
             select(*shared, members)
-            .where(_c.id.in_(wanted.columns(id=BigInteger)))
+            .where(_c.id.in_(wanted.columns(value=BigInteger)))
             .group_by(*shared)
         )
         async with self.engine.connect() as conn:
@@ -419,17 +441,16 @@ class SubscriptionStore:
             f" WHERE subscriptions.id = {sub_id} AND EXISTS (SELECT 1 FROM push_claims AS k"
             f" WHERE k.subscription_id = {sub_id} AND k.claimed_by = :token)"
         )
-        ids = self._json.table("ids", "i", id="bigint")
         release = text(
-            "DELETE FROM push_claims WHERE claimed_by = :token"
-            f" AND subscription_id IN (SELECT i.id FROM {ids})"
+            "DELETE FROM push_claims WHERE claimed_by = :token AND subscription_id IN"
+            f" (SELECT i.value FROM {self._json.values('ids', 'i', 'bigint')})"
         )
         async with _transaction(self.engine, conn) as conn:
             await conn.execute(write, {"outcomes": packed, "token": token})
             await conn.execute(
                 release,
                 {
-                    "ids": json.dumps([[i] for o in outcomes for i in o.subscription_ids]),
+                    "ids": json.dumps([i for o in outcomes for i in o.subscription_ids]),
                     "token": token,
                 },
             )
@@ -521,18 +542,18 @@ class DeliveryLedger:
         wanted = self._json.table(
             "channels", "c", platform="text", workspace="text", channel="text"
         )
-        stories = self._json.table("stories", "s", id="text")
+        stories = self._json.values("stories", "s", "text")
         sql = text(
             "SELECT d.platform, d.workspace, d.channel, d.story_id"
             f" FROM {wanted} JOIN deliveries AS d ON d.platform = c.platform"
             " AND d.workspace = c.workspace AND d.channel = c.channel"
-            f" WHERE d.story_id IN (SELECT s.id FROM {stories})"
+            f" WHERE d.story_id IN (SELECT s.value FROM {stories})"
         )
         params = {
             "channels": json.dumps(
                 sorted({(c.platform, c.workspace, c.channel) for c in channels})
             ),
-            "stories": json.dumps([[i] for i in sorted(set(story_ids))]),
+            "stories": json.dumps(sorted(set(story_ids))),
         }
         async with self.engine.connect() as conn:
             return {(r[0], r[1], r[2], r[3]) for r in await conn.execute(sql, params)}
@@ -548,25 +569,32 @@ class DeliveryLedger:
 
         A due-scan reserves tens of thousands of rows, so they travel as one JSON parameter
         and the database unpacks them: no per-row work in Python. When every row went in (the
-        usual case: the selection already left out what was delivered) the count says so;
-        otherwise one query reads back which rows this call holds.
+        usual case: the channels have none of these stories yet) the count says so; otherwise
+        one query reads back which rows this call holds.
         """
         total = sum(len(ids) for _, _, ids in pushes)
         if not total:
             return Reservation(complete=True)
+        # Pushes that carry the same list of stories (one group's) travel as one JSON row:
+        # the stories once, then each push's channel and subscription.
+        alike: dict[int, tuple[Sequence[str], list[list[Any]]]] = {}
+        for c, sub, ids in pushes:
+            if ids:
+                alike.setdefault(id(ids), (ids, []))[1].append(
+                    [c.platform, c.workspace, c.channel, sub]
+                )
         packed = json.dumps(
-            [[c.platform, c.workspace, c.channel, sub, list(ids)] for c, sub, ids in pushes if ids],
-            separators=(",", ":"),
+            [[list(ids), members] for ids, members in alike.values()], separators=(",", ":")
         )
-        rows = self._json.table(
-            "pushes", "p", platform="text", workspace="text", channel="text", sub="bigint",
-            stories="json",
-        )  # fmt: skip
+        rows = self._json.table("pushes", "g", stories="json", members="json")
+        f = self._json.field
         sql = text(
             "INSERT INTO deliveries (platform, workspace, channel, story_id, subscription_id,"
             " state, reserved_by, delivered_at)"
-            " SELECT p.platform, p.workspace, p.channel, s.value, p.sub, 'pending', :token, :at"
-            f" FROM {rows}, {self._json.strings('p.stories', 's')} WHERE true"
+            f" SELECT {f('m', 0, 'text')}, {f('m', 1, 'text')}, {f('m', 2, 'text')}, s.value,"
+            f" {f('m', 3, 'bigint')}, 'pending', :token, :at"
+            f" FROM {rows}, {self._json.each('g.members', 'm')},"
+            f" {self._json.strings('g.stories', 's')} WHERE true"
             " ON CONFLICT (platform, workspace, channel, story_id) DO NOTHING"
         ).bindparams(bindparam("at", type_=UTCDateTime))
         async with self.engine.begin() as conn:
