@@ -132,7 +132,8 @@ subscriptions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("platform", "workspace", "channel", "region", name="uq_subscriptions_target"),
-    Index("ix_subscriptions_due", "paused", "next_push_at"),
+    # Covers a due-scan: due pushes of the platforms a process serves (see migration 0005).
+    Index("ix_subscriptions_due", "paused", "next_push_at", "platform"),
 )
 
 # A process pushing a subscription right now: its token and when it took the claim. A table
