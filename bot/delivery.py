@@ -384,7 +384,15 @@ class DeliveryEngine:
             batch.untaken -= 1
             if not batch.untaken:
                 batch.drained.set()
-            batch.results[index] = await self._attempt(message)
+            try:
+                batch.results[index] = await self._attempt(message)
+            except Exception as error:  # never leave a batch waiting for its write-back
+                log.exception("sending to %s failed", message.channel)
+                batch.results[index] = (
+                    "retrying",
+                    f"internal error ({type(error).__name__})",
+                    None,
+                )
             batch.unsent -= 1
             if not batch.unsent:
                 batch.done.set()
