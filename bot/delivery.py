@@ -16,12 +16,10 @@ import random
 import time as monotonic_time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, NamedTuple, Protocol, TypeVar
-
-from sqlalchemy.ext.asyncio import AsyncConnection
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 from bot import regions
 from bot.clock import Clock
@@ -281,6 +279,12 @@ class _Made:
         return digest
 
 
+def _cancel(*groups: Sequence[asyncio.Task[Any]]) -> None:
+    for tasks in groups:
+        for task in tasks:
+            task.cancel()
+
+
 def _pause_reason(detail: str) -> str:
     return f"paused after {PAUSE_AFTER_FAILURES} failed deliveries in a row: {detail}"
 
@@ -321,9 +325,11 @@ class DeliveryEngine:
         """One due-scan: claim every due push and deliver them all.
 
         A pipeline: a planner loads, plans and reserves the claimed pushes a batch at a time,
-        never more than one batch ahead of the senders; a fixed set of senders takes the
-        messages in order, so the network never waits for the database, nor one slow channel
-        for a batch; each batch is written back as soon as its last message is settled.
+        never more than :data:`PLAN_AHEAD` batches ahead of the senders; a fixed set of
+        senders takes the messages in order, so the network never waits for the database,
+        nor one slow channel for a batch; each batch is written back as soon as its last
+        message is settled. Cancelled, it stops at once: what it had claimed or reserved
+        and not written back goes out again once its lease is over.
         """
         if self._closing:
             return []
@@ -333,7 +339,8 @@ class DeliveryEngine:
         limit = self._claim_limit()
         # Claims grow: a small first one, so the first messages leave at once, then the rest
         # of the first full batch, then everything else, each while the last is being sent.
-        sizes = deque([max(1, self.batch // 10), self.batch - max(1, self.batch // 10)])
+        first = max(1, self.batch // 10)
+        sizes = deque([first, self.batch - first] if self.batch > first else [first])
         size = min(limit, sizes.popleft())
         claimed = await self._claim(now, size)
         if not claimed:
@@ -359,7 +366,7 @@ class DeliveryEngine:
                     batch.drained.set()
                     batch.done.set()
                 written.append(asyncio.ensure_future(self._write_back(batch, now)))
-                if more:
+                if more and not self._closing:  # stopping: claim nothing more
                     size = min(limit - taken, sizes.popleft() if sizes else limit)
                     got = await self._claim(now, size)
                     taken += len(got)
@@ -368,12 +375,31 @@ class DeliveryEngine:
                 ahead.append(batch)
                 if len(ahead) > PLAN_AHEAD:  # plan no further ahead of the senders than this
                     await ahead.popleft().drained.wait()
-        finally:
-            for _ in senders:
-                queue.put_nowait(None)
-            await asyncio.gather(*senders)
-            finished = await asyncio.gather(*written)
+        except asyncio.CancelledError:
+            _cancel(senders, written)
+            raise
+        except Exception:  # planning failed: what is queued still goes out and is written back
+            await self._wind_down(queue, senders, written)
+            raise
+        finished = await self._wind_down(queue, senders, written)
         return [outcome for outcomes in finished for outcome in outcomes]
+
+    @staticmethod
+    async def _wind_down(
+        queue: asyncio.Queue[tuple[_Batch, int] | None],
+        senders: list[asyncio.Task[None]],
+        written: list[asyncio.Task[list[PushOutcome]]],
+    ) -> list[list[PushOutcome]]:
+        """Let the senders empty the queue, then wait for every batch's write-back (all of
+        them stop at once if this is cancelled)."""
+        for _ in senders:
+            queue.put_nowait(None)
+        try:
+            await asyncio.gather(*senders)
+            return await asyncio.gather(*written)
+        except asyncio.CancelledError:
+            _cancel(senders, written)
+            raise
 
     async def _sender(self, queue: asyncio.Queue[tuple[_Batch, int] | None]) -> None:
         """Send queued messages one after another until told to stop."""
@@ -412,9 +438,7 @@ class DeliveryEngine:
             return MAX_CLAIM
         return max(1, min(MAX_CLAIM, int(CLAIM_LEASE.total_seconds() * min(rates) / 2)))
 
-    async def _prepare(
-        self, claims: list[int], now: datetime, made: _Made, token: str | None = None
-    ) -> _Batch:
+    async def _prepare(self, claims: list[int], now: datetime, made: _Made) -> _Batch:
         """Load a claimed batch; skip pushes missed beyond the grace window; choose and
         reserve the rest's stories; make their messages."""
         records: list[PushRecord] = []
@@ -441,7 +465,7 @@ class DeliveryEngine:
                 continue
             planned = _Group(group, await candidates(self.stories, like, now, made.windows))
             pushes.extend([_Push(planned, sub_id, channel) for sub_id, channel in group.members])
-        await self._reserve(pushes, token or self.token)
+        await self._reserve(pushes, self.token)
         messages = [self._message(push, made, now) for push in pushes]
         batch = _Batch(pushes, messages, [_EMPTY] * len(pushes), records, outcomes)
         batch.untaken = batch.unsent = sum(1 for m in messages if m is not None)
@@ -500,9 +524,11 @@ class DeliveryEngine:
         """Once a batch is sent: settle its ledger rows, store how each push went."""
         await batch.done.wait()
         self._conclude(batch, now)
-        async with self._writing, self.subscriptions.transaction() as conn:
-            await self._settle(self.token, batch.pushes, batch.results, conn=conn)
-            await self.subscriptions.finish(self.token, batch.records, conn=conn)
+        async with self._writing:
+            # The ledger first, committed on its own: a push outcome that fails to be written
+            # must never take back the record of what was sent.
+            await self._settle(self.token, batch.pushes, batch.results)
+            await self.subscriptions.finish(self.token, batch.records)
         return batch.outcomes
 
     def _conclude(self, batch: _Batch, now: datetime) -> None:
@@ -544,13 +570,7 @@ class DeliveryEngine:
                 for push in pushes
             )  # fmt: skip
 
-    async def _settle(
-        self,
-        token: str,
-        pushes: list[_Push],
-        results: list[_Result],
-        conn: AsyncConnection | None = None,
-    ) -> None:
+    async def _settle(self, token: str, pushes: list[_Push], results: list[_Result]) -> None:
         """The ledger rows of each push that reserved stories: sent, or released."""
         sent: list[tuple[int | None, str | None, str | None]] = []
         released: list[tuple[int | None, str | None]] = []
@@ -561,9 +581,7 @@ class DeliveryEngine:
                 else:
                     released.append((push.sub_id, None))
         if sent or released:
-            await self.ledger.settle(
-                token=token, sent=sent, released=released, at=self.clock.now(), conn=conn
-            )
+            await self.ledger.settle(token=token, sent=sent, released=released, at=self.clock.now())
 
     def _following(self, sub: Subscription, now: datetime) -> datetime:
         """The push after the one due at the subscription's slot: never on or before the

@@ -1,8 +1,9 @@
 """What a push holds: the stories for a subscription's regions and filters that the channel
 has not been sent yet, since its last push (the first push looks back a day).
 
-One selection serves both the delivery engine (which then reserves what it selected) and
-``/signals preview`` (which only shows it), so a preview always matches the push.
+One choice of candidates serves both the delivery engine (which reserves them, and what the
+ledger refuses is left out) and ``/signals preview`` (which leaves out what the ledger has),
+so a preview always matches the push.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from bot.domain import Story, Subscription
 from bot.render.model import Digest, StoryCard, build_digest, card_from_story
 from bot.schedule import local_day
 from bot.store.stories import StoryStore
-from bot.store.subscriptions import DeliveryLedger, LedgerKey, ledger_key
+from bot.store.subscriptions import DeliveryLedger, ledger_key
 
 FIRST_PUSH_WINDOW = timedelta(hours=24)
 DIGEST_STORY_CAP = 25  # a digest holds at most this many stories (newest first)
@@ -48,34 +49,18 @@ async def candidates(
 
 
 async def select_stories(
-    stories: StoryStore,
-    ledger: DeliveryLedger,
-    subs: list[Subscription],
-    now: datetime,
-    windows: Windows | None = None,
-) -> list[list[Story]]:
-    """For each subscription, the stories its push would carry now, newest first.
-
-    Its :func:`candidates` not yet sent to its channel, never twice in one channel even when
-    two of its subscriptions overlap (europe and uk), at most :data:`DIGEST_STORY_CAP`. A
-    push reaches the same choice by reserving its candidates in the ledger, which refuses
-    what the channel has (see ``DeliveryEngine``).
+    stories: StoryStore, ledger: DeliveryLedger, sub: Subscription, now: datetime
+) -> list[Story]:
+    """The stories the subscription's push would carry now, newest first: its
+    :func:`candidates` not yet sent (or being sent) to its channel, at most
+    :data:`DIGEST_STORY_CAP`. A push reaches the same choice by reserving its candidates in
+    the ledger, which refuses what the channel has, and asking for the next ones instead
+    (see ``DeliveryEngine._reserve``).
     """
-    windows = {} if windows is None else windows
-    chosen = [await candidates(stories, sub, now, windows) for sub in subs]
-    candidate_ids = {s.id for picked in chosen for s in picked}
-    done = await ledger.delivered_to([sub.channel for sub in subs], candidate_ids)
-    if done or len({sub.channel for sub in subs}) < len(subs):
-        seen: set[LedgerKey] = set()
-        for index, (sub, picked) in enumerate(zip(subs, chosen, strict=True)):
-            fresh = []
-            for story in picked:
-                key = ledger_key(sub.channel, story.id)
-                if key not in done and key not in seen:
-                    seen.add(key)
-                    fresh.append(story)
-            chosen[index] = fresh
-    return [picked[:DIGEST_STORY_CAP] for picked in chosen]
+    found = await candidates(stories, sub, now)
+    done = await ledger.delivered_to([sub.channel], {s.id for s in found})
+    fresh = [s for s in found if ledger_key(sub.channel, s.id) not in done]
+    return fresh[:DIGEST_STORY_CAP]
 
 
 def digest_for(
@@ -106,5 +91,5 @@ async def pending_digest(
     stories: StoryStore, ledger: DeliveryLedger, sub: Subscription, now: datetime
 ) -> PendingDigest:
     """The digest the subscription's next push would carry if it went out ``now``."""
-    (picked,) = await select_stories(stories, ledger, [sub], now)
+    picked = await select_stories(stories, ledger, sub, now)
     return PendingDigest(sub, digest_since(sub, now), picked)

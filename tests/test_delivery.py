@@ -232,6 +232,55 @@ async def test_a_run_killed_mid_push_loses_nothing(engine: AsyncEngine) -> None:
     assert all(f"Test story number {n}" in printed[0] for n in range(3))
 
 
+async def test_a_cancelled_scan_stops_at_once_and_leaves_nothing_running(
+    engine: AsyncEngine,
+) -> None:
+    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    await StoryStore(engine).save(
+        story(1, datetime(2026, 11, 25, 5, 0, tzinfo=UTC)), now=clock.now()
+    )
+    for n in range(40):
+        await subscribe(engine, clock, ChannelRef("console", "t", f"#stop{n}"))
+    clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
+    before = asyncio.all_tasks()
+    scan = asyncio.ensure_future(
+        engine_for(engine, clock, {"console": Hang()}, concurrency=1, batch=10).run_due()
+    )
+    await asyncio.sleep(0.3)  # claimed, planned ahead, its one sender stuck in a send
+    scan.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(scan, timeout=2)
+    await asyncio.sleep(0.05)  # a cancelled task ends at its next turn
+    assert not [t for t in asyncio.all_tasks() - before if not t.done()]  # no sender, no write-back
+
+
+async def test_a_failed_write_back_never_undoes_the_record_of_what_was_sent(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    await StoryStore(engine).save(
+        story(1, datetime(2026, 11, 25, 5, 0, tzinfo=UTC)), now=clock.now()
+    )
+    await subscribe(engine, clock, ChannelRef("console", "t", "#wb"))
+    clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
+    printed: list[str] = []
+    first = engine_for(engine, clock, {"console": ConsoleSender(printed.append)})
+
+    async def database_gone(*args: object, **kwargs: object) -> None:  # outcome not written
+        raise ConnectionError("database connection lost")
+
+    monkeypatch.setattr(first.subscriptions, "finish", database_gone)
+    with pytest.raises(ConnectionError):
+        await first.run_due()
+    assert len(printed) == 1
+    # the claim goes stale and the push is taken up again: the story went out already
+    clock.advance(CLAIM_LEASE + timedelta(minutes=1))
+    (outcome,) = await engine_for(
+        engine, clock, {"console": ConsoleSender(printed.append)}
+    ).run_due()
+    assert outcome.status == "empty" and len(printed) == 1
+
+
 async def test_instant_subscribers_get_new_stories_within_a_scan(core: Core) -> None:
     printed: list[str] = []
     service = BotService(core, {"console": ConsoleSender(printed.append)})

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Collection, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from functools import lru_cache
@@ -14,7 +13,7 @@ from sqlalchemy import BigInteger, and_, bindparam, func, insert, literal, selec
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import ChannelRef, DeliveryMode, Filters, Subscription
 from bot.store.tables import UTCDateTime, deliveries, push_claims, subscriptions
@@ -136,18 +135,6 @@ class PushGroup:
 
     like: Subscription
     members: list[tuple[int, ChannelRef]]
-
-
-@asynccontextmanager
-async def _transaction(
-    engine: AsyncEngine, conn: AsyncConnection | None
-) -> AsyncIterator[AsyncConnection]:
-    """The caller's transaction if it passes one, else a transaction of this call's own."""
-    if conn is not None:
-        yield conn
-    else:
-        async with engine.begin() as own:
-            yield own
 
 
 class _JsonRows:
@@ -404,13 +391,7 @@ class SubscriptionStore:
         groups.sort(key=lambda g: g.members[0][0])
         return groups
 
-    def transaction(self) -> AbstractAsyncContextManager[AsyncConnection]:
-        """One transaction for several writes (see ``conn`` on :meth:`finish`)."""
-        return self.engine.begin()
-
-    async def finish(
-        self, token: str, outcomes: list[PushRecord], *, conn: AsyncConnection | None = None
-    ) -> None:
+    async def finish(self, token: str, outcomes: list[PushRecord]) -> None:
         """Write how claimed pushes went and release the claims, in one transaction.
 
         Only pushes this token still holds are written (a claim that went stale belongs to
@@ -445,7 +426,7 @@ class SubscriptionStore:
             "DELETE FROM push_claims WHERE claimed_by = :token AND subscription_id IN"
             f" (SELECT i.value FROM {self._json.values('ids', 'i', 'bigint')})"
         )
-        async with _transaction(self.engine, conn) as conn:
+        async with self.engine.begin() as conn:
             await conn.execute(write, {"outcomes": packed, "token": token})
             await conn.execute(
                 release,
@@ -623,7 +604,6 @@ class DeliveryLedger:
         sent: list[tuple[int | None, str | None, str | None]],
         released: list[tuple[int | None, str | None]],
         at: datetime,
-        conn: AsyncConnection | None = None,
     ) -> None:
         """Mark reserved rows sent (with the platform's message id) or release them.
 
@@ -638,7 +618,7 @@ class DeliveryLedger:
             " AND deliveries.subscription_id = p.sub"
             " AND (p.story IS NULL OR deliveries.story_id = p.story)"
         )
-        async with _transaction(self.engine, conn) as conn:
+        async with self.engine.begin() as conn:
             if sent:
                 await conn.execute(
                     text(
