@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -24,6 +25,20 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SEED = ROOT.parent / "shared" / "seeds" / "000_ae27972342bdb8c1.txt"
 POSTGRES_ENV = "SIGNALBOT_TEST_POSTGRES_URL"
+
+
+# The installed command, run as a user runs it.
+SIGNALBOT = str(Path(sys.executable).parent / "signalbot")
+
+
+def command_env(database: Path | None = None, **settings: str) -> dict[str, str]:
+    """This environment without the developer's own SIGNALBOT_* settings, plus these (a
+    SQLite file as the database when given)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALBOT_")}
+    if database is not None:
+        env["SIGNALBOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{database}"
+    env.update(settings)
+    return env
 
 
 @pytest.fixture

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, SEED
+from tests.conftest import FIXTURES, SEED, SIGNALBOT, command_env
 
-SIGNALBOT = str(Path(sys.executable).parent / "signalbot")
 GOOD_PAGES = [
     "01_signals_order_a.txt",
     "02_signals_order_b_2023_dubai.txt",
@@ -22,12 +19,8 @@ GOOD_PAGES = [
 
 
 def run(*args: str, db: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALBOT_")}
-    environ["SIGNALBOT_FETCH_RETRIES"] = "0"
-    environ["SIGNALBOT_FETCH_TIMEOUT"] = "3"
-    if db is not None:
-        environ["SIGNALBOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{db}"
-    environ.update(env)
+    settings = {"SIGNALBOT_FETCH_RETRIES": "0", "SIGNALBOT_FETCH_TIMEOUT": "3", **env}
+    environ = command_env(db, **settings)
     return subprocess.run(
         [SIGNALBOT, *args], capture_output=True, text=True, env=environ, timeout=60, check=False
     )

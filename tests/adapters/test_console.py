@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +13,7 @@ from bot.app import Core
 from bot.commands import COMMANDS, command
 from bot.domain import ChannelRef
 from tests.adapters.console_session import session
+from tests.conftest import SIGNALBOT, command_env
 
 CONSOLE = ChannelRef("console", "local", "#general")
 
@@ -294,10 +293,9 @@ async def test_the_console_maps_every_declared_command(core: Core) -> None:
 
 
 def test_piped_demo_through_the_real_command(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALBOT_")}
-    env["SIGNALBOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}"
+    env = command_env(tmp_path / "demo.db")
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "signalbot"), "run", "--samples"],
+        [SIGNALBOT, "run", "--samples"],
         input="/signals subscribe europe\n/signals send-now\n",
         capture_output=True, text=True, env=env, timeout=60, check=False,
     )  # fmt: skip
@@ -312,10 +310,9 @@ def test_sigterm_stops_the_bot_even_while_it_waits_for_input(tmp_path: Path) -> 
     import signal
     import time
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALBOT_")}
-    env["SIGNALBOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'term.db'}"
+    env = command_env(tmp_path / "term.db")
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "signalbot"), "run"],
+        [SIGNALBOT, "run"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
     )  # fmt: skip
     assert process.stdin is not None and process.stdout is not None

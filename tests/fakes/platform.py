@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import time
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator
@@ -26,6 +25,7 @@ from aiohttp import web
 from bot.delivery import DeliveryError, Outgoing, RateLimits
 from bot.render import discord
 from bot.render.messages import encoded_digest, render_digest
+from tests.fakes.web import serve_app
 
 
 @dataclass
@@ -116,16 +116,9 @@ async def serve_platform(platform: FakePlatform) -> AsyncIterator[FakePlatform]:
     app.router.add_post("/channels/{channel}/messages", platform.handle)
     app.router.add_get("/stats", platform.stats)
     app.router.add_post("/reset", platform.reset)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    platform.port = sock.getsockname()[1]
-    await web.SockSite(runner, sock, backlog=1024).start()
-    try:
+    async with serve_app(app, backlog=1024) as port:
+        platform.port = port
         yield platform
-    finally:
-        await runner.cleanup()
 
 
 JSON_BODY = {"Content-Type": "application/json"}

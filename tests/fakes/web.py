@@ -59,19 +59,26 @@ class FakeSite:
 
 
 @asynccontextmanager
-async def serve(site: FakeSite) -> AsyncIterator[FakeSite]:
-    app = web.Application()
-    app.router.add_route("GET", "/{tail:.*}", site.handle)
+async def serve_app(app: web.Application, *, backlog: int = 128) -> AsyncIterator[int]:
+    """Serve an aiohttp application on a free loopback port; yields the port."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
-    site.port = sock.getsockname()[1]
-    await web.SockSite(runner, sock).start()
+    await web.SockSite(runner, sock, backlog=backlog).start()
     try:
-        yield site
+        yield sock.getsockname()[1]
     finally:
         await runner.cleanup()
+
+
+@asynccontextmanager
+async def serve(site: FakeSite) -> AsyncIterator[FakeSite]:
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", site.handle)
+    async with serve_app(app) as port:
+        site.port = port
+        yield site
 
 
 class LoopbackResolver(AbstractResolver):
