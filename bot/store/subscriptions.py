@@ -318,15 +318,11 @@ class SubscriptionStore:
         due = and_(_c.paused.is_(False), _c.next_push_at <= now, ~held)
         if platforms is not None:  # each process pushes only for the platforms it serves
             due = and_(due, _c.platform.in_(sorted(platforms)))
-        chosen = (
-            select(_c.id, literal(token), literal(now, UTCDateTime), _c.next_push_at)
-            .where(due)
-            .limit(limit)
-        )
+        chosen = select(_c.id, literal(token), literal(now, UTCDateTime)).where(due).limit(limit)
         insert_ = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         statement = (
             insert_(push_claims)
-            .from_select(["subscription_id", "claimed_by", "claimed_at", "slot"], chosen)
+            .from_select(["subscription_id", "claimed_by", "claimed_at"], chosen)
             .on_conflict_do_nothing(index_elements=["subscription_id"])
             .returning(k.subscription_id)
         )

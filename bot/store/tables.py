@@ -145,7 +145,6 @@ push_claims = Table(
     Column("subscription_id", BigInteger, primary_key=True),
     Column("claimed_by", String(32), nullable=False),
     Column("claimed_at", UTCDateTime, nullable=False),
-    Column("slot", UTCDateTime, nullable=False),  # the push time that was claimed
 )
 
 # One row per story delivered to a channel: the unique key is what makes delivery at most once,
