@@ -216,16 +216,15 @@ class PushOutcome(NamedTuple):
 
 class _Group:
     """Claimed pushes that differ only by channel (see :class:`PushGroup`): their stories are
-    chosen once, and while no channel has any of them yet, one digest serves all."""
+    chosen once (and while no channel has any of them yet, one digest serves all)."""
 
-    __slots__ = ("candidates", "digest", "first", "first_ids", "like")
+    __slots__ = ("candidates", "first", "first_ids", "like")
 
     def __init__(self, group: PushGroup, candidates: list[Story]) -> None:
         self.like = group.like
         self.candidates = candidates
         self.first = candidates[:DIGEST_STORY_CAP]
         self.first_ids = [s.id for s in self.first]
-        self.digest: Digest | None = None
 
 
 class _Push:
@@ -340,8 +339,8 @@ class DeliveryEngine:
         # Claims grow: a small first one, so the first messages leave at once, then the rest
         # of the first full batch, then everything else, each while the last is being sent.
         first = max(1, self.batch // 10)
-        sizes = deque([first, self.batch - first] if self.batch > first else [first])
-        size = min(limit, sizes.popleft())
+        steps = iter([first, self.batch - first])
+        size = min(limit, next(steps))
         claimed = await self._claim(now, size)
         if not claimed:
             return []
@@ -367,7 +366,7 @@ class DeliveryEngine:
                     batch.done.set()
                 written.append(asyncio.ensure_future(self._write_back(batch, now)))
                 if more and not self._closing:  # stopping: claim nothing more
-                    size = min(limit - taken, sizes.popleft() if sizes else limit)
+                    size = min(limit - taken, next(steps, limit) or limit)
                     got = await self._claim(now, size)
                     taken += len(got)
                     more = taken < limit and len(got) == size
@@ -513,12 +512,7 @@ class DeliveryEngine:
     def _message(push: _Push, made: _Made, now: datetime) -> Outgoing | None:
         if not push.stories:
             return None
-        group = push.group
-        if push.stories is group.first:  # the group's digest, made once
-            if group.digest is None:
-                group.digest = made.digest(group.like, group.first, now)
-            return Outgoing(push.channel, digest=group.digest)
-        return Outgoing(push.channel, digest=made.digest(group.like, push.stories, now))
+        return Outgoing(push.channel, digest=made.digest(push.group.like, push.stories, now))
 
     async def _write_back(self, batch: _Batch, now: datetime) -> list[PushOutcome]:
         """Once a batch is sent: settle its ledger rows, store how each push went."""

@@ -40,17 +40,9 @@ def render_digest(digest: Digest, fmt: Format) -> dict[str, Any] | str:
 
 
 def encoded_digest(digest: Digest, fmt: Literal["slack", "discord"]) -> bytes:
-    """A digest's payload as the JSON body of a request, encoded once for all its channels.
-
-    Kept on the digest itself: a send finds it without comparing digests (equal digests made
-    apart still share one encoding, through the cache below).
-    """
+    """A digest's payload as the JSON body of a request, encoded once for all its channels
+    (kept on the digest itself: a send finds it without comparing digests)."""
     body = digest.bodies.get(fmt)
     if body is None:
-        body = digest.bodies[fmt] = _encode(digest, fmt)
+        body = digest.bodies[fmt] = json.dumps(render_digest(digest, fmt)).encode()
     return body
-
-
-@lru_cache(maxsize=512)
-def _encode(digest: Digest, fmt: Literal["slack", "discord"]) -> bytes:
-    return json.dumps(render_digest(digest, fmt)).encode()

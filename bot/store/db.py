@@ -47,17 +47,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _reset_sqlite(dbapi_connection: Any, record: Any, reset_state: Any) -> None:
-    """Roll back a connection returning to the pool only if it is in a transaction.
-
-    The driver opens a transaction only for a write, and a write's block ends committed or
-    rolled back: a read's connection then goes back without a trip to the driver's thread
-    (a due-scan makes a hundred such checkouts).
-    """
-    if not reset_state.terminate_only and record.driver_connection.in_transaction:
-        dbapi_connection.rollback()
-
-
 def create_engine(raw_url: str) -> AsyncEngine:
     """An async engine for ``raw_url``; for SQLite the file's folder is created."""
     url = normalise_url(raw_url)
@@ -65,9 +54,8 @@ def create_engine(raw_url: str) -> AsyncEngine:
         database = url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_reset_on_return=None)
+        engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        event.listen(engine.sync_engine, "reset", _reset_sqlite)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
 

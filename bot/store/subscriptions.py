@@ -368,21 +368,12 @@ class SubscriptionStore:
             people = [(int(i), ChannelRef(p, w, c)) for i, p, w, c in found]
             (region, push_time, timezone, days, mode, filters, paused, next_push_at,
              last_push_at, failures) = fields  # fmt: skip
-            first_id, first_channel = people[0]
-            like = Subscription(
-                id=first_id,
-                channel=first_channel,
-                region=region,
-                push_time=_clock_time(push_time),
-                timezone=timezone,
-                days=_days(days),
-                mode=cast(DeliveryMode, mode),
-                filters=_filters_from_json(filters),
-                paused=bool(paused),
-                next_push_at=next_push_at,
-                last_push_at=last_push_at,
-                failures=int(failures),
-            )
+            # the first member, read as _from_row reads a whole row (what a push does not need,
+            # its pause reason, last result and creation time, left out)
+            like = _from_row(
+                (*found[0], region, push_time, timezone, days, mode, filters, paused, None,
+                 next_push_at, last_push_at, None, failures, None)
+            )  # fmt: skip
             groups.append(PushGroup(like, people))
         groups.sort(key=lambda g: g.members[0][0])
         return groups
@@ -554,14 +545,12 @@ class DeliveryLedger:
             return Reservation(complete=True)
         # Pushes that carry the same list of stories (one group's) travel as one JSON row:
         # the stories once, then each push's channel and subscription.
-        alike: dict[int, tuple[Sequence[str], list[list[Any]]]] = {}
+        alike: dict[tuple[str, ...], list[list[Any]]] = {}
         for c, sub, ids in pushes:
             if ids:
-                alike.setdefault(id(ids), (ids, []))[1].append(
-                    [c.platform, c.workspace, c.channel, sub]
-                )
+                alike.setdefault(tuple(ids), []).append([c.platform, c.workspace, c.channel, sub])
         packed = json.dumps(
-            [[list(ids), members] for ids, members in alike.values()], separators=(",", ":")
+            [[ids, members] for ids, members in alike.items()], separators=(",", ":")
         )
         rows = self._json.table("pushes", "g", stories="json", members="json")
         f = self._json.field
