@@ -82,7 +82,7 @@ def zone_name(text: str) -> str | None:
 
 def parse_timezone(text: str) -> str:
     """An IANA zone name in its proper spelling ('europe/paris' -> 'Europe/Paris')."""
-    name = _zone_names().get(text.strip().lower())
+    name = zone_name(text)
     if name is not None:
         return name
     close = difflib.get_close_matches(text.strip().lower(), list(_zone_names()), n=1, cutoff=0.6)
