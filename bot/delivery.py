@@ -28,7 +28,13 @@ from bot.domain import ChannelRef, Story, Subscription
 from bot.render.model import Digest, StoryCard, card_from_story
 from bot.schedule import local_day, next_push
 from bot.store.stories import StoryStore
-from bot.store.subscriptions import DeliveryLedger, PushGroup, PushRecord, SubscriptionStore
+from bot.store.subscriptions import (
+    Ask,
+    DeliveryLedger,
+    PushGroup,
+    PushRecord,
+    SubscriptionStore,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -486,7 +492,7 @@ class DeliveryEngine:
             ]
             async with self._writing:
                 got = await self.ledger.reserve(
-                    [(push.channel, push.sub_id, ids) for push, ids in wanted],
+                    [Ask(push.sub_id, push.channel, push.sub_id, ids) for push, ids in wanted],
                     token=token,
                     at=self.clock.now(),
                 )
@@ -497,7 +503,7 @@ class DeliveryEngine:
                 held = (
                     stories
                     if got.complete
-                    else [s for s in stories if got.holds(push.channel, s.id, push.sub_id)]
+                    else [s for s in stories if got.holds(push.sub_id, s.id)]
                 )
                 push.stories = push.stories + held if topping_up else held
                 missing = DIGEST_STORY_CAP - len(push.stories)
@@ -565,15 +571,16 @@ class DeliveryEngine:
             )  # fmt: skip
 
     async def _settle(self, token: str, pushes: list[_Push], results: list[_Result]) -> None:
-        """The ledger rows of each push that reserved stories: sent, or released."""
-        sent: list[tuple[int | None, str | None, str | None]] = []
-        released: list[tuple[int | None, str | None]] = []
+        """The reservation of each push that asked the ledger for stories: sent, or released
+        (also where it got none, or nothing was sent)."""
+        sent: list[tuple[int, str | None]] = []
+        released: list[int] = []
         for push, (status, _detail, message_id) in zip(pushes, results, strict=True):
-            if push.stories:
+            if push.group.first:  # it asked (see _reserve)
                 if status == "sent":
-                    sent.append((push.sub_id, None, message_id))
+                    sent.append((push.sub_id, message_id))
                 else:
-                    released.append((push.sub_id, None))
+                    released.append(push.sub_id)
         if sent or released:
             await self.ledger.settle(token=token, sent=sent, released=released, at=self.clock.now())
 
@@ -697,30 +704,32 @@ class DeliveryEngine:
         if not pairs:
             return 0
         # A token of this call's own: rows another call holds are never mistaken for ours.
+        # Each alert is a message of its own, numbered by its place in ``pairs``.
         token = uuid.uuid4().hex[:16]
-        by_sub: dict[int | None, tuple[Subscription, list[str]]] = {}
-        for sub, story in pairs:
-            by_sub.setdefault(sub.id, (sub, []))[1].append(story.id)
         got = await self.ledger.reserve(
-            [(sub.channel, sub.id, ids) for sub, ids in by_sub.values()],
+            [Ask(n, sub.channel, sub.id, [story.id]) for n, (sub, story) in enumerate(pairs)],
             token=token, at=self.clock.now(),
         )  # fmt: skip
-        todo = [(sub, story) for sub, story in pairs if got.holds(sub.channel, story.id, sub.id)]
+        todo = [n for n, (_, story) in enumerate(pairs) if got.holds(n, story.id)]
+        released = [n for n, (_, story) in enumerate(pairs) if not got.holds(n, story.id)]
 
-        cards = {story.id: card_from_story(story) for _, story in todo}  # one per story
+        cards = {pairs[n][1].id: card_from_story(pairs[n][1]) for n in todo}  # one per story
         results = await asyncio.gather(
-            *(self._deliver(Outgoing(sub.channel, card=cards[story.id])) for sub, story in todo)
+            *(
+                self._deliver(Outgoing(pairs[n][0].channel, card=cards[pairs[n][1].id]))
+                for n in todo
+            )
         )
-        sent: list[tuple[int | None, str | None, str | None]] = []
-        released: list[tuple[int | None, str | None]] = []
+        sent: list[tuple[int, str | None]] = []
         failures: list[tuple[Subscription, str]] = []
         reached: dict[int | None, Subscription] = {}
-        for (sub, story), (status, detail, message_id) in zip(todo, results, strict=True):
+        for n, (status, detail, message_id) in zip(todo, results, strict=True):
+            sub = pairs[n][0]
             if status == "sent":
-                sent.append((sub.id, story.id, message_id))
+                sent.append((n, message_id))
                 reached[sub.id] = sub
             else:
-                released.append((sub.id, story.id))
+                released.append(n)
                 if status == "failed":
                     failures.append((sub, detail))
         if sent or released:

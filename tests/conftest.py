@@ -93,7 +93,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         async with engine.begin() as conn:
             await conn.execute(
                 text(
-                    "TRUNCATE stories, fetch_validators, subscriptions, deliveries, push_claims RESTART IDENTITY"
+                    "TRUNCATE stories, fetch_validators, subscriptions, sends, deliveries, push_claims RESTART IDENTITY"
                 )
             )
     await engine.dispose()

@@ -21,7 +21,7 @@ from bot.domain import ChannelRef, Insight, Story, Subscription
 from bot.schedule import next_push_for
 from bot.service import BotService
 from bot.store.stories import StoryStore
-from bot.store.subscriptions import DeliveryLedger, SubscriptionStore
+from bot.store.subscriptions import Ask, DeliveryLedger, SubscriptionStore
 from tests.adapters.console_session import session
 from tests.conftest import settings_for
 from tests.fakes.platform import FakePlatform, HttpSender, serve_platform
@@ -559,12 +559,10 @@ async def test_a_push_fills_its_digest_past_stories_the_channel_already_has(
     newest = sorted(items, key=lambda s: s.published_at or start, reverse=True)
     # the channel already has the three newest (say, from an alert)
     got = await core.ledger.reserve(
-        [(channel, None, [s.id for s in newest[:3]])], token="alerts", at=core.clock.now()
+        [Ask(1, channel, None, [s.id for s in newest[:3]])], token="alerts", at=core.clock.now()
     )
     assert got.complete
-    await core.ledger.settle(
-        token="alerts", sent=[(None, None, "a1")], released=[], at=core.clock.now()
-    )
+    await core.ledger.settle(token="alerts", sent=[(1, "a1")], released=[], at=core.clock.now())
     (stored,) = await core.subscriptions.for_channel(channel)
     preview = await pending_digest(core.stories, core.ledger, stored, core.clock.now())
     sender = Keep()

@@ -7,16 +7,16 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import BigInteger, and_, bindparam, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain import ChannelRef, DeliveryMode, Filters, Subscription
-from bot.store.tables import UTCDateTime, deliveries, push_claims, subscriptions
+from bot.store.tables import UTCDateTime, push_claims, subscriptions
 
 _c = subscriptions.c
 
@@ -465,10 +465,6 @@ class SubscriptionStore:
             )
 
 
-# A literal, not a bound parameter: the ledger's partial index of pending rows is used only
-# where the query states its condition word for word.
-PENDING = text("deliveries.state = 'pending'")
-
 LedgerKey = tuple[str, str, str, str]  # platform, workspace, channel, story id
 
 
@@ -476,24 +472,47 @@ def ledger_key(channel: ChannelRef, story_id: str) -> LedgerKey:
     return (channel.platform, channel.workspace, channel.channel, story_id)
 
 
+class Ask(NamedTuple):
+    """One message's stories to reserve. ``number`` names the message within its
+    reservation (a push's subscription id, an alert's place): settling names it again."""
+
+    number: int
+    channel: ChannelRef
+    subscription_id: int | None
+    story_ids: Sequence[str]
+
+
 @dataclass(frozen=True)
 class Reservation:
-    """The ledger rows one :meth:`DeliveryLedger.reserve` call got: all, or those listed."""
+    """What one :meth:`DeliveryLedger.reserve` call got: every story asked for, or those
+    listed as (message number, story id)."""
 
     complete: bool
-    rows: frozenset[tuple[LedgerKey, int | None]] = frozenset()
+    rows: frozenset[tuple[int, str]] = frozenset()
 
-    def holds(self, channel: ChannelRef, story_id: str, subscription_id: int | None) -> bool:
-        return self.complete or (ledger_key(channel, story_id), subscription_id) in self.rows
+    def holds(self, number: int, story_id: str) -> bool:
+        return self.complete or (number, story_id) in self.rows
+
+
+# Matches a send's rows in ``deliveries`` (``o`` a send, ``d`` a delivery): through the
+# channel's part of the key, so no index of deliveries by send is needed.
+_ITS_DELIVERY = (
+    "d.platform = o.platform AND d.workspace = o.workspace AND d.channel = o.channel"
+    " AND d.send_id = o.id"
+)
 
 
 class DeliveryLedger:
-    """Which stories each channel has been sent: at most once per (channel, story).
+    """Which stories each channel has been sent, and in which message: at most once per
+    (channel, story).
 
-    A push first reserves its rows (``pending``); the unique key means two processes can
-    never both reserve one story for one channel. After the platform accepts the message the
-    rows become ``sent``; if sending fails they are released so a later push carries them.
-    Rows left ``pending`` by a process that died are released by :meth:`release_stale`.
+    A message is reserved first: a ``pending`` row in ``sends`` and a row per story in
+    ``deliveries``, whose key means two processes can never both reserve one story for one
+    channel. Once the platform accepted the message its send becomes ``sent`` (one row, whatever
+    the number of stories); if sending failed the reservation is released, so a later push
+    carries its stories. Reservations a process that died left ``pending`` are released by
+    :meth:`release_stale`. Queries name the pending state as a literal: the partial index of
+    sends in flight serves only a query that states its condition word for word.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -526,114 +545,141 @@ class DeliveryLedger:
         async with self.engine.connect() as conn:
             return {(r[0], r[1], r[2], r[3]) for r in await conn.execute(sql, params)}
 
-    async def reserve(
-        self,
-        pushes: Sequence[tuple[ChannelRef, int | None, Sequence[str]]],
-        *,
-        token: str,
-        at: datetime,
-    ) -> Reservation:
-        """Reserve stories for channels: ``(channel, subscription id, story ids)`` per push.
+    async def reserve(self, asks: Sequence[Ask], *, token: str, at: datetime) -> Reservation:
+        """Reserve each message's stories for its channel, under ``token``.
 
-        A due-scan reserves tens of thousands of rows, so they travel as one JSON parameter
-        and the database unpacks them: no per-row work in Python. When every row went in (the
-        usual case: the channels have none of these stories yet) the count says so; otherwise
-        one query reads back which rows this call holds.
+        Asking again for a message already reserved under this token (more stories for it)
+        adds to that message. A due-scan reserves tens of thousands of rows, so they travel
+        as one JSON parameter and the database unpacks them: no per-row work in Python. When
+        every story went in (the usual case: the channels have none of them yet) the count
+        says so; otherwise one query reads back which this call holds.
         """
-        total = sum(len(ids) for _, _, ids in pushes)
+        total = sum(len(ask.story_ids) for ask in asks)
         if not total:
             return Reservation(complete=True)
-        # Pushes that carry the same list of stories (one group's) travel as one JSON row:
-        # the stories once, then each push's channel and subscription.
+        # Messages asking for the same stories (one group's) travel as one JSON row: the
+        # stories once, then each message's channel, subscription and number.
         alike: dict[tuple[str, ...], list[list[Any]]] = {}
-        for c, sub, ids in pushes:
+        for number, c, sub, ids in asks:
             if ids:
-                alike.setdefault(tuple(ids), []).append([c.platform, c.workspace, c.channel, sub])
+                alike.setdefault(tuple(ids), []).append(
+                    [c.platform, c.workspace, c.channel, sub, number]
+                )
         packed = json.dumps(
             [[ids, members] for ids, members in alike.items()], separators=(",", ":")
         )
-        rows = self._json.table("pushes", "g", stories="json", members="json")
-        f = self._json.field
-        sql = text(
-            "INSERT INTO deliveries (platform, workspace, channel, story_id, subscription_id,"
-            " state, reserved_by, delivered_at)"
-            f" SELECT {f('m', 0, 'text')}, {f('m', 1, 'text')}, {f('m', 2, 'text')}, s.value,"
-            f" {f('m', 3, 'bigint')}, 'pending', :token, :at"
-            f" FROM {rows}, {self._json.each('g.members', 'm')},"
-            f" {self._json.strings('g.stories', 's')} WHERE true"
-            " ON CONFLICT (platform, workspace, channel, story_id) DO NOTHING"
-        ).bindparams(bindparam("at", type_=UTCDateTime))
+        j = self._json
+        rows = j.table("asks", "g", stories="json", members="json")
+        members = j.each("g.members", "m")
+        # the message's send, through the partial index of sends in flight
+        its_send = (
+            "o.reserved_by = :token AND o.state = 'pending'"
+            f" AND o.number = {j.field('m', 4, 'bigint')}"
+        )
+        params = {"asks": packed, "token": token, "at": at}
         async with self.engine.begin() as conn:
-            result = await conn.execute(sql, {"pushes": packed, "token": token, "at": at})
+            await conn.execute(
+                text(
+                    "INSERT INTO sends (platform, workspace, channel, subscription_id, state,"
+                    " reserved_by, number, at)"
+                    f" SELECT {j.field('m', 0, 'text')}, {j.field('m', 1, 'text')},"
+                    f" {j.field('m', 2, 'text')}, {j.field('m', 3, 'bigint')}, 'pending', :token,"
+                    f" {j.field('m', 4, 'bigint')}, :at FROM {rows} CROSS JOIN {members} WHERE true"
+                    " ON CONFLICT (reserved_by, number) WHERE state = 'pending' DO NOTHING"
+                ).bindparams(bindparam("at", type_=UTCDateTime)),
+                params,
+            )
+            stories = j.strings("g.stories", "s")
+            result = await conn.execute(
+                text(
+                    "INSERT INTO deliveries (platform, workspace, channel, story_id, send_id)"
+                    " SELECT o.platform, o.workspace, o.channel, s.value, o.id"
+                    f" FROM {rows} CROSS JOIN {members} CROSS JOIN sends AS o"
+                    f" CROSS JOIN {stories} WHERE {its_send}"
+                    " ON CONFLICT (platform, workspace, channel, story_id) DO NOTHING"
+                ),
+                params,
+            )
             if result.rowcount == total:
                 return Reservation(complete=True)
-            # Some were taken (or asked for twice): which rows are ours, and for whom.
-            wanted = {
-                (ledger_key(channel, story), sub) for channel, sub, ids in pushes for story in ids
-            }
-            d = deliveries.c
+            # Some were taken (or asked for twice): which does this reservation hold?
             held = await conn.execute(
-                select(d.platform, d.workspace, d.channel, d.story_id, d.subscription_id).where(
-                    d.reserved_by == token,
-                    PENDING,
-                    d.story_id.in_(sorted({key[3] for key, _ in wanted})),
-                )
+                text(
+                    "SELECT o.number, d.story_id"
+                    f" FROM {rows} CROSS JOIN {members} CROSS JOIN sends AS o"
+                    f" CROSS JOIN {stories} CROSS JOIN deliveries AS d"
+                    f" WHERE {its_send} AND d.story_id = s.value AND {_ITS_DELIVERY}"
+                ),
+                params,
             )
-            found = {((r[0], r[1], r[2], r[3]), r[4]) for r in held}
-        return Reservation(complete=False, rows=frozenset(found & wanted))
+            return Reservation(complete=False, rows=frozenset((int(n), s) for n, s in held))
 
     async def settle(
         self,
         *,
         token: str,
-        sent: list[tuple[int | None, str | None, str | None]],
-        released: list[tuple[int | None, str | None]],
+        sent: Sequence[tuple[int, str | None]],
+        released: Sequence[int],
         at: datetime,
     ) -> None:
-        """Mark reserved rows sent (with the platform's message id) or release them.
-
-        Rows are named by subscription and story: ``(subscription id, story id, message
-        id)`` for sent ones, ``(subscription id, story id)`` for released ones; a story id of
-        None means every row that subscription's push reserved (a whole digest). Like
-        :meth:`reserve`, each list goes as one JSON parameter.
-        """
-        rows = self._json.table("rows", "p", sub="bigint", story="text", message="text")
-        match = (
-            "deliveries.reserved_by = :token AND deliveries.state = 'pending'"
-            " AND deliveries.subscription_id = p.sub"
-            " AND (p.story IS NULL OR deliveries.story_id = p.story)"
-        )
+        """Mark reserved messages sent, ``(number, the platform's message id)``, or release
+        them (by number). Like :meth:`reserve`, each list goes as one JSON parameter."""
         async with self.engine.begin() as conn:
             if sent:
+                rows = self._json.table("sent", "p", number="bigint", message="text")
                 await conn.execute(
                     text(
-                        "UPDATE deliveries SET state = 'sent', message_id = p.message,"
-                        f" delivered_at = :at FROM {rows} WHERE {match}"
+                        "UPDATE sends SET state = 'sent', message_id = p.message, at = :at"
+                        f" FROM {rows} WHERE sends.reserved_by = :token"
+                        " AND sends.state = 'pending' AND sends.number = p.number"
                     ).bindparams(bindparam("at", type_=UTCDateTime)),
-                    {"rows": json.dumps(sent), "token": token, "at": at},
+                    {"sent": json.dumps(sent), "token": token, "at": at},
                 )
             if released:
-                await conn.execute(
-                    text(
-                        "DELETE FROM deliveries WHERE EXISTS"
-                        f" (SELECT 1 FROM {rows} WHERE {match})"
-                    ),
-                    {"rows": json.dumps([[sub, story, None] for sub, story in released]),
-                     "token": token},
-                )  # fmt: skip
+                numbers = self._json.values("released", "n", "bigint")
+                await self._release(
+                    conn,
+                    f"o.reserved_by = :token AND o.number IN (SELECT n.value FROM {numbers})",
+                    {"released": json.dumps(list(released)), "token": token},
+                )
 
     async def release_stale(self, *, older_than: datetime) -> int:
-        """Drop reservations a dead process left pending, so their stories go out again."""
-        d = deliveries.c
+        """Release reservations a dead process left pending, so their stories go out again;
+        how many messages were released."""
         async with self.engine.begin() as conn:
-            result = await conn.execute(
-                deliveries.delete().where(PENDING, d.delivered_at < older_than)
-            )
+            return await self._release(conn, "o.at < :older_than", {"older_than": older_than})
+
+    @staticmethod
+    async def _release(conn: AsyncConnection, which: str, params: dict[str, Any]) -> int:
+        """Delete the pending sends ``which`` names (``o`` is the send) and their stories."""
+        pending = f"o.state = 'pending' AND {which}"
+        times = [
+            bindparam(k, type_=UTCDateTime) for k, v in params.items() if isinstance(v, datetime)
+        ]
+        await conn.execute(
+            text(
+                "DELETE FROM deliveries WHERE (platform, workspace, channel, story_id) IN"
+                " (SELECT d.platform, d.workspace, d.channel, d.story_id"
+                f" FROM sends AS o CROSS JOIN deliveries AS d WHERE {pending}"
+                f" AND {_ITS_DELIVERY})"
+            ).bindparams(*times),
+            params,
+        )
+        result = await conn.execute(
+            text(f"DELETE FROM sends AS o WHERE {pending}").bindparams(*times), params
+        )
         return int(result.rowcount or 0)
 
     async def count_sent(self) -> int:
-        d = deliveries.c
+        """Stories delivered (in messages the platforms accepted)."""
         async with self.engine.connect() as conn:
             return int(
-                (await conn.execute(select(func.count()).where(d.state == "sent"))).scalar_one()
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT count(*) FROM deliveries AS d JOIN sends AS o"
+                            " ON o.id = d.send_id WHERE o.state = 'sent'"
+                        )
+                    )
+                ).scalar_one()
             )

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -147,30 +148,46 @@ push_claims = Table(
     Column("claimed_at", UTCDateTime, nullable=False),
 )
 
-# One row per story delivered to a channel: the unique key is what makes delivery at most once,
-# across restarts and replicas.
-deliveries = Table(
-    "deliveries",
+# One row per message sent (or being sent) to a channel: who sent it for which subscription,
+# the platform's message id and when. The stories it carried are its rows in ``deliveries``.
+sends = Table(
+    "sends",
     metadata,
     Column("id", _SEQ, primary_key=True, autoincrement=True),
     Column("platform", String(16), nullable=False),
     Column("workspace", String(64), nullable=False),
     Column("channel", String(128), nullable=False),
-    Column("story_id", String(16), nullable=False),
     Column("subscription_id", BigInteger, nullable=True),
     # "pending" from reservation until the platform accepted the message, then "sent".
     Column("state", String(8), nullable=False),
-    Column("reserved_by", String(32), nullable=True),
+    Column("reserved_by", String(32), nullable=False),
+    # The message's number in its reservation: a push's subscription id, an alert's place.
+    Column("number", BigInteger, nullable=False),
     Column("message_id", Text, nullable=True),
-    Column("delivered_at", UTCDateTime, nullable=False),
-    UniqueConstraint("platform", "workspace", "channel", "story_id", name="uq_deliveries_once"),
-    # Reservations in flight only, by who holds them (see migration 0004); queries name the
-    # state as a literal, as a partial index needs.
+    Column("at", UTCDateTime, nullable=False),  # when reserved, then when sent
+    # Messages in flight only, by reservation (see migration 0007); queries name the state
+    # as a literal, as a partial index needs.
     Index(
-        "ix_deliveries_pending",
+        "ix_sends_pending",
         "reserved_by",
-        "subscription_id",
+        "number",
+        unique=True,
         sqlite_where=text("state = 'pending'"),
         postgresql_where=text("state = 'pending'"),
     ),
+)
+
+# One row per story delivered to a channel, naming the message that carried it: the primary
+# key is what makes delivery at most once, across restarts and replicas. On SQLite the table
+# is its key (WITHOUT ROWID): one B-tree to write per story, not a table and an index.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("platform", String(16), nullable=False),
+    Column("workspace", String(64), nullable=False),
+    Column("channel", String(128), nullable=False),
+    Column("story_id", String(16), nullable=False),
+    Column("send_id", BigInteger, nullable=False),
+    PrimaryKeyConstraint("platform", "workspace", "channel", "story_id"),
+    sqlite_with_rowid=False,
 )

@@ -32,9 +32,9 @@ async def test_migrations_match_the_declared_tables(engine: AsyncEngine) -> None
 
 async def test_the_pending_index_holds_only_reservations_in_flight(engine: AsyncEngine) -> None:
     query = (
-        "SELECT sql FROM sqlite_master WHERE name = 'ix_deliveries_pending'"
+        "SELECT sql FROM sqlite_master WHERE name = 'ix_sends_pending'"
         if engine.dialect.name == "sqlite"
-        else "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_deliveries_pending'"
+        else "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_sends_pending'"
     )
     async with engine.connect() as conn:
         definition = (await conn.execute(text(query))).scalar_one()
