@@ -251,6 +251,7 @@ class _Push:
 class _Batch:
     """Pushes planned together, and written back together once the last one is sent."""
 
+    token: str  # the scan's reservation in the ledger
     pushes: list[_Push]
     messages: list[Outgoing | None]
     results: list[_Result]
@@ -359,11 +360,14 @@ class DeliveryEngine:
             for _ in range(self.concurrency if more else min(self.concurrency, len(claimed)))
         ]
         made = _Made()
+        # The ledger reservation is this scan's own (claims are the process's): a message a
+        # failed write-back left pending is never taken for one of a later scan's.
+        token = uuid.uuid4().hex[:16]
         written: list[asyncio.Task[list[PushOutcome]]] = []
         try:
             ahead: deque[_Batch] = deque()
             while batches:
-                batch = await self._prepare(batches.popleft(), now, made)
+                batch = await self._prepare(batches.popleft(), now, made, token)
                 for index, message in enumerate(batch.messages):
                     if message is not None:
                         queue.put_nowait((batch, index))
@@ -443,7 +447,7 @@ class DeliveryEngine:
             return MAX_CLAIM
         return max(1, min(MAX_CLAIM, int(CLAIM_LEASE.total_seconds() * min(rates) / 2)))
 
-    async def _prepare(self, claims: list[int], now: datetime, made: _Made) -> _Batch:
+    async def _prepare(self, claims: list[int], now: datetime, made: _Made, token: str) -> _Batch:
         """Load a claimed batch; skip pushes missed beyond the grace window; choose and
         reserve the rest's stories; make their messages."""
         records: list[PushRecord] = []
@@ -470,9 +474,9 @@ class DeliveryEngine:
                 continue
             planned = _Group(group, await candidates(self.stories, like, now, made.windows))
             pushes.extend([_Push(planned, sub_id, channel) for sub_id, channel in group.members])
-        await self._reserve(pushes, self.token)
+        await self._reserve(pushes, token)
         messages = [self._message(push, made, now) for push in pushes]
-        batch = _Batch(pushes, messages, [_EMPTY] * len(pushes), records, outcomes)
+        batch = _Batch(token, pushes, messages, [_EMPTY] * len(pushes), records, outcomes)
         batch.untaken = batch.unsent = sum(1 for m in messages if m is not None)
         return batch
 
@@ -527,7 +531,7 @@ class DeliveryEngine:
         async with self._writing:
             # The ledger first, committed on its own: a push outcome that fails to be written
             # must never take back the record of what was sent.
-            await self._settle(self.token, batch.pushes, batch.results)
+            await self._settle(batch.token, batch.pushes, batch.results)
             await self.subscriptions.finish(self.token, batch.records)
         return batch.outcomes
 
@@ -574,13 +578,13 @@ class DeliveryEngine:
         """The reservation of each push that asked the ledger for stories: sent, or released
         (also where it got none, or nothing was sent)."""
         sent: list[tuple[int, str | None]] = []
-        released: list[int] = []
+        released: list[tuple[int, list[str]]] = []
         for push, (status, _detail, message_id) in zip(pushes, results, strict=True):
             if push.group.first:  # it asked (see _reserve)
                 if status == "sent":
                     sent.append((push.sub_id, message_id))
                 else:
-                    released.append(push.sub_id)
+                    released.append((push.sub_id, [s.id for s in push.stories]))
         if sent or released:
             await self.ledger.settle(token=token, sent=sent, released=released, at=self.clock.now())
 
@@ -711,7 +715,9 @@ class DeliveryEngine:
             token=token, at=self.clock.now(),
         )  # fmt: skip
         todo = [n for n, (_, story) in enumerate(pairs) if got.holds(n, story.id)]
-        released = [n for n, (_, story) in enumerate(pairs) if not got.holds(n, story.id)]
+        released: list[tuple[int, list[str]]] = [
+            (n, []) for n, (_, story) in enumerate(pairs) if not got.holds(n, story.id)
+        ]
 
         cards = {pairs[n][1].id: card_from_story(pairs[n][1]) for n in todo}  # one per story
         results = await asyncio.gather(
@@ -729,7 +735,7 @@ class DeliveryEngine:
                 sent.append((n, message_id))
                 reached[sub.id] = sub
             else:
-                released.append(n)
+                released.append((n, [pairs[n][1].id]))
                 if status == "failed":
                     failures.append((sub, detail))
         if sent or released:

@@ -7,9 +7,11 @@ import asyncio
 import logging
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.console import ConsoleSender
@@ -22,6 +24,7 @@ from bot.schedule import next_push_for
 from bot.service import BotService
 from bot.store.stories import StoryStore
 from bot.store.subscriptions import Ask, DeliveryLedger, SubscriptionStore
+from bot.store.tables import push_claims
 from tests.adapters.console_session import session
 from tests.conftest import settings_for
 from tests.fakes.platform import FakePlatform, HttpSender, serve_platform
@@ -279,6 +282,63 @@ async def test_a_failed_write_back_never_undoes_the_record_of_what_was_sent(
         engine, clock, {"console": ConsoleSender(printed.append)}
     ).run_due()
     assert outcome.status == "empty" and len(printed) == 1
+
+
+async def test_a_later_scan_never_takes_over_a_message_left_unsettled(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    await StoryStore(engine).save(
+        story(1, datetime(2026, 11, 25, 5, 0, tzinfo=UTC)), now=clock.now()
+    )
+    await subscribe(engine, clock, ChannelRef("console", "t", "#ls"))
+    clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
+    printed: list[str] = []
+    delivery = engine_for(engine, clock, {"console": ConsoleSender(printed.append)})
+
+    async def database_gone(*args: object, **kwargs: object) -> None:  # ledger not settled
+        raise ConnectionError("database connection lost")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(delivery.ledger, "settle", database_gone)
+        with pytest.raises(ConnectionError):
+            await delivery.run_due()
+    assert len(printed) == 1
+    # The claim went stale a little before the reservation made after it (a claim is taken,
+    # then its stories reserved): the same process scans again in between.
+    async with engine.begin() as conn:
+        await conn.execute(push_claims.update().values(claimed_at=clock.now() - CLAIM_LEASE * 2))
+    clock.advance(timedelta(minutes=1))
+    (outcome,) = await delivery.run_due()
+    # the story is still held by the first message, which is never mistaken for this scan's
+    assert outcome.status == "empty" and len(printed) == 1
+
+
+async def test_releasing_a_stale_reservation_and_settling_it_at_once_keep_it_whole(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process thought dead settles its message while another releases it: the message
+    ends either sent with its stories or released with them, never sent without them."""
+    ledger = DeliveryLedger(engine)
+    start = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
+    channel = ChannelRef("console", "t", "#race")
+    assert (await ledger.reserve([Ask(1, channel, 1, ["a", "b"])], token="slow", at=start)).complete
+    settling: list[asyncio.Task[None]] = []
+    drop = DeliveryLedger._drop_deliveries
+
+    async def settle_meanwhile(self: DeliveryLedger, conn: Any, sends: list[list[Any]]) -> None:
+        # between the release's two statements, the owner settles (on its own connection)
+        settle = ledger.settle(token="slow", sent=[(1, "m1")], released=[], at=start)
+        settling.append(asyncio.ensure_future(settle))
+        await asyncio.sleep(0.2)
+        await drop(self, conn, sends)
+
+    monkeypatch.setattr(DeliveryLedger, "_drop_deliveries", settle_meanwhile)
+    assert await ledger.release_stale(older_than=start + CLAIM_LEASE) == 1
+    await asyncio.gather(*settling)
+    async with engine.connect() as conn:
+        left = (await conn.execute(text("SELECT state FROM sends"))).scalars().all()
+    assert left == [] and await ledger.delivered_to([channel], ["a", "b"]) == set()
 
 
 async def test_instant_subscribers_get_new_stories_within_a_scan(core: Core) -> None:

@@ -494,8 +494,8 @@ class Reservation:
         return self.complete or (number, story_id) in self.rows
 
 
-# Matches a send's rows in ``deliveries`` (``o`` a send, ``d`` a delivery): through the
-# channel's part of the key, so no index of deliveries by send is needed.
+# A delivery ``d`` of the send ``o``: its key starts with the send's channel (given the story
+# too, a lookup by the whole key), and it names the send. No index of deliveries by send.
 _ITS_DELIVERY = (
     "d.platform = o.platform AND d.workspace = o.workspace AND d.channel = o.channel"
     " AND d.send_id = o.id"
@@ -619,11 +619,12 @@ class DeliveryLedger:
         *,
         token: str,
         sent: Sequence[tuple[int, str | None]],
-        released: Sequence[int],
+        released: Sequence[tuple[int, Sequence[str]]],
         at: datetime,
     ) -> None:
         """Mark reserved messages sent, ``(number, the platform's message id)``, or release
-        them (by number). Like :meth:`reserve`, each list goes as one JSON parameter."""
+        them, ``(number, the story ids it holds)``. Like :meth:`reserve`, each list goes as
+        one JSON parameter."""
         async with self.engine.begin() as conn:
             if sent:
                 rows = self._json.table("sent", "p", number="bigint", message="text")
@@ -637,38 +638,67 @@ class DeliveryLedger:
                 )
             if released:
                 numbers = self._json.values("released", "n", "bigint")
-                await self._release(
+                gone = await self._drop_sends(
                     conn,
-                    f"o.reserved_by = :token AND o.number IN (SELECT n.value FROM {numbers})",
-                    {"released": json.dumps(list(released)), "token": token},
+                    "sends.reserved_by = :token"
+                    f" AND sends.number IN (SELECT n.value FROM {numbers})",
+                    {"released": json.dumps([number for number, _ in released]), "token": token},
+                )
+                stories = dict(released)
+                await self._drop_deliveries(
+                    conn, [[*send, list(stories[number])] for number, *send in gone]
                 )
 
     async def release_stale(self, *, older_than: datetime) -> int:
         """Release reservations a dead process left pending, so their stories go out again;
         how many messages were released."""
         async with self.engine.begin() as conn:
-            return await self._release(conn, "o.at < :older_than", {"older_than": older_than})
+            gone = await self._drop_sends(
+                conn, "sends.at < :older_than", {"older_than": older_than}, timed=True
+            )
+            await self._drop_deliveries(conn, [[*send, None] for _, *send in gone])
+        return len(gone)
 
     @staticmethod
-    async def _release(conn: AsyncConnection, which: str, params: dict[str, Any]) -> int:
-        """Delete the pending sends ``which`` names (``o`` is the send) and their stories."""
-        pending = f"o.state = 'pending' AND {which}"
-        times = [
-            bindparam(k, type_=UTCDateTime) for k, v in params.items() if isinstance(v, datetime)
-        ]
+    async def _drop_sends(
+        conn: AsyncConnection, which: str, params: dict[str, Any], *, timed: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """Delete the pending sends ``which`` names: each one's number, id and channel.
+
+        The sends go first: a concurrent settle of one of them then either finds it gone
+        (and the message is released whole) or has made it sent (and it stays whole)."""
+        statement = text(
+            f"DELETE FROM sends WHERE sends.state = 'pending' AND {which}"
+            " RETURNING number, id, platform, workspace, channel"
+        )
+        if timed:
+            statement = statement.bindparams(bindparam("older_than", type_=UTCDateTime))
+        return [tuple(row) for row in await conn.execute(statement, params)]
+
+    async def _drop_deliveries(self, conn: AsyncConnection, sends: list[list[Any]]) -> None:
+        """Delete the deliveries of dropped sends: ``[id, platform, workspace, channel,
+        story ids]``, by their full key; where the stories are not known (None: a dead
+        process's reservation), through the channel's part of the key."""
+        if not sends:
+            return
+        j = self._json
+        rows = j.table(
+            "sends", "o", id="bigint", platform="text", workspace="text", channel="text",
+            stories="json",
+        )  # fmt: skip
+        if sends[0][4] is None:
+            source, story = f"{rows} CROSS JOIN deliveries AS d", ""
+        else:
+            source = f"{rows} CROSS JOIN {j.strings('o.stories', 's')} CROSS JOIN deliveries AS d"
+            story = " AND d.story_id = s.value"
         await conn.execute(
             text(
                 "DELETE FROM deliveries WHERE (platform, workspace, channel, story_id) IN"
-                " (SELECT d.platform, d.workspace, d.channel, d.story_id"
-                f" FROM sends AS o CROSS JOIN deliveries AS d WHERE {pending}"
-                f" AND {_ITS_DELIVERY})"
-            ).bindparams(*times),
-            params,
+                f" (SELECT d.platform, d.workspace, d.channel, d.story_id FROM {source}"
+                f" WHERE {_ITS_DELIVERY}{story})"
+            ),
+            {"sends": json.dumps(sends)},
         )
-        result = await conn.execute(
-            text(f"DELETE FROM sends AS o WHERE {pending}").bindparams(*times), params
-        )
-        return int(result.rowcount or 0)
 
     async def count_sent(self) -> int:
         """Stories delivered (in messages the platforms accepted)."""

@@ -28,6 +28,12 @@ branch_labels = None
 depends_on = None
 
 PENDING = sa.text("state = 'pending'")
+# The rows of one message in the old ledger (GROUP BY and PARTITION BY alike take NULLs as
+# equal): one channel, subscription, state, reservation, message id and, once sent, time.
+MESSAGE = (
+    "platform, workspace, channel, subscription_id, state, reserved_by, message_id,"
+    " CASE WHEN state = 'sent' THEN delivered_at END"
+)
 
 
 def _postgres() -> bool:
@@ -56,10 +62,8 @@ def upgrade() -> None:
         "INSERT INTO sends (platform, workspace, channel, subscription_id, state, reserved_by,"
         " number, message_id, at)"
         " SELECT platform, workspace, channel, subscription_id, state,"
-        " COALESCE(reserved_by, ''), -MIN(id), message_id,"
-        " MAX(delivered_at) FROM deliveries"
-        " GROUP BY platform, workspace, channel, subscription_id, state, reserved_by,"
-        " message_id, CASE WHEN state = 'sent' THEN delivered_at END"
+        " COALESCE(reserved_by, ''), -MIN(id), message_id, MAX(delivered_at)"
+        f" FROM deliveries GROUP BY {MESSAGE}"
     )
     op.create_index(
         "ix_sends_pending", "sends", ["reserved_by", "number"], unique=True,
@@ -82,15 +86,14 @@ def upgrade() -> None:
         ),
         sqlite_with_rowid=False,
     )
+    # each row finds its send by the number its message got (one hash join, however many
+    # messages a channel has)
     op.execute(
         "INSERT INTO deliveries (platform, workspace, channel, story_id, send_id)"
         " SELECT d.platform, d.workspace, d.channel, d.story_id, o.id"
-        " FROM deliveries_before_0007 AS d JOIN sends AS o"
-        " ON o.platform = d.platform AND o.workspace = d.workspace AND o.channel = d.channel"
-        " AND o.state = d.state AND o.reserved_by = COALESCE(d.reserved_by, '')"
-        " AND o.subscription_id IS NOT DISTINCT FROM d.subscription_id"
-        " AND o.message_id IS NOT DISTINCT FROM d.message_id"
-        " AND (d.state = 'pending' OR o.at = d.delivered_at)"
+        " FROM (SELECT platform, workspace, channel, story_id,"
+        f" -MIN(id) OVER (PARTITION BY {MESSAGE}) AS number"
+        " FROM deliveries_before_0007) AS d JOIN sends AS o ON o.number = d.number"
     )
     op.drop_table("deliveries_before_0007")
 
@@ -121,7 +124,7 @@ def downgrade() -> None:
         "INSERT INTO deliveries (platform, workspace, channel, story_id, subscription_id,"
         " state, reserved_by, message_id, delivered_at)"
         " SELECT d.platform, d.workspace, d.channel, d.story_id, o.subscription_id, o.state,"
-        " o.reserved_by, o.message_id, o.at"
+        " NULLIF(o.reserved_by, ''), o.message_id, o.at"
         " FROM deliveries_after_0007 AS d JOIN sends AS o ON o.id = d.send_id"
     )
     op.create_index(
