@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from functools import lru_cache
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import BigInteger, and_, bindparam, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain import ChannelRef, DeliveryMode, Filters, Subscription
 from bot.store.tables import UTCDateTime, push_claims, subscriptions
 
 _c = subscriptions.c
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# PostgreSQL's SQLSTATEs for a transaction it failed so that another could go through: a
+# deadlock, a serialization failure. Such a transaction is run again (see ``_write``).
+_RETRIED_STATES = frozenset({"40P01", "40001"})
+_WRITE_ATTEMPTS = 3
 
 
 def _filters_json(filters: Filters) -> str:
@@ -264,9 +272,12 @@ class SubscriptionStore:
         where = _where_channel(channel)
         if regions is not None:
             where = and_(where, _c.region.in_(list(regions)))
-        async with self.engine.begin() as conn:
+
+        async def remove(conn: AsyncConnection) -> int:
             result = await conn.execute(subscriptions.delete().where(where))
-        return int(result.rowcount or 0)
+            return int(result.rowcount or 0)
+
+        return await self._write(remove)
 
     async def set_paused(
         self,
@@ -286,7 +297,8 @@ class SubscriptionStore:
         values: dict[str, Any] = {"paused": paused, "paused_reason": reason, "updated_at": now}
         if not paused:
             values["failures"] = 0
-        async with self.engine.begin() as conn:
+
+        async def change(conn: AsyncConnection) -> int:
             result = await conn.execute(update(subscriptions).where(where).values(**values))
             for sub_id, when in (next_push or {}).items():
                 await conn.execute(
@@ -295,7 +307,9 @@ class SubscriptionStore:
                     .values(next_push_at=when)
                 )
             await conn.execute(_drop_claims(where))
-        return int(result.rowcount or 0)
+            return int(result.rowcount or 0)
+
+        return await self._write(change)
 
     async def claim_due(
         self,
@@ -413,15 +427,32 @@ class SubscriptionStore:
             "DELETE FROM push_claims WHERE claimed_by = :token AND subscription_id IN"
             f" (SELECT i.value FROM {self._json.values('ids', 'i', 'bigint')})"
         )
-        async with self.engine.begin() as conn:
+        ids = json.dumps([i for o in outcomes for i in o.subscription_ids])
+
+        async def store(conn: AsyncConnection) -> None:
             await conn.execute(write, {"outcomes": packed, "token": token})
-            await conn.execute(
-                release,
-                {
-                    "ids": json.dumps([i for o in outcomes for i in o.subscription_ids]),
-                    "token": token,
-                },
-            )
+            await conn.execute(release, {"ids": ids, "token": token})
+
+        await self._write(store)
+
+    async def _write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` in a transaction, again if PostgreSQL failed it to break a deadlock.
+
+        Writers of several subscriptions at once (a batch's outcomes, a pause or removal of
+        every region of a channel) can lock the same rows in different orders; PostgreSQL
+        then fails one of them, and the other goes through. Each such writer is a whole
+        transaction that is safe to run again.
+        """
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
+            try:
+                async with self.engine.begin() as conn:
+                    return await work(conn)
+            except DBAPIError as error:
+                state = getattr(error.orig, "pgcode", None)
+                if state not in _RETRIED_STATES or attempt == _WRITE_ATTEMPTS:
+                    raise
+                log.info("write failed by the database (%s), running it again", state)
+        raise AssertionError("unreachable")
 
     async def instant_subscribers(self) -> list[Subscription]:
         """Unpaused subscriptions in instant mode."""
