@@ -257,22 +257,30 @@ async def test_a_cancelled_scan_stops_at_once_and_leaves_nothing_running(
     assert not [t for t in asyncio.all_tasks() - before if not t.done()]  # no sender, no write-back
 
 
-async def test_a_failed_write_back_never_undoes_the_record_of_what_was_sent(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def one_story_due(
+    engine: AsyncEngine, channel: str
+) -> tuple[FrozenClock, list[str], DeliveryEngine]:
+    """A channel with one story due in its next push (it is due now), and an engine that
+    prints what it sends."""
     clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
     await StoryStore(engine).save(
         story(1, datetime(2026, 11, 25, 5, 0, tzinfo=UTC)), now=clock.now()
     )
-    await subscribe(engine, clock, ChannelRef("console", "t", "#wb"))
+    await subscribe(engine, clock, ChannelRef("console", "t", channel))
     clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
     printed: list[str] = []
-    first = engine_for(engine, clock, {"console": ConsoleSender(printed.append)})
+    return clock, printed, engine_for(engine, clock, {"console": ConsoleSender(printed.append)})
 
-    async def database_gone(*args: object, **kwargs: object) -> None:  # outcome not written
-        raise ConnectionError("database connection lost")
 
-    monkeypatch.setattr(first.subscriptions, "finish", database_gone)
+async def database_gone(*args: object, **kwargs: object) -> None:
+    raise ConnectionError("database connection lost")
+
+
+async def test_a_failed_write_back_never_undoes_the_record_of_what_was_sent(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock, printed, first = await one_story_due(engine, "#wb")
+    monkeypatch.setattr(first.subscriptions, "finish", database_gone)  # outcome not written
     with pytest.raises(ConnectionError):
         await first.run_due()
     assert len(printed) == 1
@@ -287,20 +295,9 @@ async def test_a_failed_write_back_never_undoes_the_record_of_what_was_sent(
 async def test_a_later_scan_never_takes_over_a_message_left_unsettled(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
-    await StoryStore(engine).save(
-        story(1, datetime(2026, 11, 25, 5, 0, tzinfo=UTC)), now=clock.now()
-    )
-    await subscribe(engine, clock, ChannelRef("console", "t", "#ls"))
-    clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
-    printed: list[str] = []
-    delivery = engine_for(engine, clock, {"console": ConsoleSender(printed.append)})
-
-    async def database_gone(*args: object, **kwargs: object) -> None:  # ledger not settled
-        raise ConnectionError("database connection lost")
-
+    clock, printed, delivery = await one_story_due(engine, "#ls")
     with monkeypatch.context() as patch:
-        patch.setattr(delivery.ledger, "settle", database_gone)
+        patch.setattr(delivery.ledger, "settle", database_gone)  # ledger not settled
         with pytest.raises(ConnectionError):
             await delivery.run_due()
     assert len(printed) == 1
