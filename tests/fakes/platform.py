@@ -167,7 +167,7 @@ class HttpSender:
                 else {"json": payload(message)}
             )
             async with self._session.post(url, **body_args) as response:
-                body = json.loads(await response.read())
+                body = json.loads((await response.read()).decode())
                 if response.status == 200:
                     return str(body["id"])
                 if response.status == 429:
