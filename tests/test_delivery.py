@@ -323,12 +323,12 @@ async def test_releasing_a_stale_reservation_and_settling_it_at_once_keep_it_who
     settling: list[asyncio.Task[None]] = []
     drop = DeliveryLedger._drop_deliveries
 
-    async def settle_meanwhile(self: DeliveryLedger, conn: Any, sends: list[list[Any]]) -> None:
+    async def settle_meanwhile(self: DeliveryLedger, conn: Any, *dropped: Any) -> None:
         # between the release's two statements, the owner settles (on its own connection)
         settle = ledger.settle(token="slow", sent=[(1, "m1")], released=[], at=start)
         settling.append(asyncio.ensure_future(settle))
         await asyncio.sleep(0.2)
-        await drop(self, conn, sends)
+        await drop(self, conn, *dropped)
 
     monkeypatch.setattr(DeliveryLedger, "_drop_deliveries", settle_meanwhile)
     assert await ledger.release_stale(older_than=start + CLAIM_LEASE) == 1

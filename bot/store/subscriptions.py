@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from functools import lru_cache
@@ -27,6 +27,28 @@ T = TypeVar("T")
 # deadlock, a serialization failure. Such a transaction is run again (see ``_write``).
 _RETRIED_STATES = frozenset({"40P01", "40001"})
 _WRITE_ATTEMPTS = 3
+
+
+async def _write(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run ``work`` in a transaction, again if PostgreSQL failed it to break a deadlock.
+
+    Writers of many rows at once lock them in the order their plan meets them: a batch's
+    outcomes and a pause of every region of a channel, two replicas reserving stories for one
+    channel, a settle and a release of the same messages can lock rows in different orders.
+    PostgreSQL then fails one of them and the other goes through. Every writer given here is
+    one whole transaction, safe to run again (SQLite takes one writer at a time: no
+    deadlocks).
+    """
+    for attempt in range(1, _WRITE_ATTEMPTS + 1):
+        try:
+            async with engine.begin() as conn:
+                return await work(conn)
+        except DBAPIError as error:
+            state = getattr(error.orig, "pgcode", None)
+            if state not in _RETRIED_STATES or attempt == _WRITE_ATTEMPTS:
+                raise
+            log.info("write failed by the database (%s), running it again", state)
+    raise AssertionError("unreachable")
 
 
 def _filters_json(filters: Filters) -> str:
@@ -277,7 +299,7 @@ class SubscriptionStore:
             result = await conn.execute(subscriptions.delete().where(where))
             return int(result.rowcount or 0)
 
-        return await self._write(remove)
+        return await _write(self.engine, remove)
 
     async def set_paused(
         self,
@@ -309,7 +331,7 @@ class SubscriptionStore:
             await conn.execute(_drop_claims(where))
             return int(result.rowcount or 0)
 
-        return await self._write(change)
+        return await _write(self.engine, change)
 
     async def claim_due(
         self,
@@ -340,10 +362,12 @@ class SubscriptionStore:
             .on_conflict_do_nothing(index_elements=["subscription_id"])
             .returning(k.subscription_id)
         )
-        async with self.engine.begin() as conn:
+
+        async def claim(conn: AsyncConnection) -> list[int]:
             await conn.execute(push_claims.delete().where(k.claimed_at < stale_before))
-            ids = (await conn.execute(statement)).scalars().all()
-        return [int(i) for i in ids]
+            return [int(i) for i in (await conn.execute(statement)).scalars().all()]
+
+        return await _write(self.engine, claim)
 
     async def load_groups(self, ids: Collection[int]) -> list[PushGroup]:
         """Claimed subscriptions by id, grouped by all a push depends on but the channel.
@@ -433,26 +457,7 @@ class SubscriptionStore:
             await conn.execute(write, {"outcomes": packed, "token": token})
             await conn.execute(release, {"ids": ids, "token": token})
 
-        await self._write(store)
-
-    async def _write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run ``work`` in a transaction, again if PostgreSQL failed it to break a deadlock.
-
-        Writers of several subscriptions at once (a batch's outcomes, a pause or removal of
-        every region of a channel) can lock the same rows in different orders; PostgreSQL
-        then fails one of them, and the other goes through. Each such writer is a whole
-        transaction that is safe to run again.
-        """
-        for attempt in range(1, _WRITE_ATTEMPTS + 1):
-            try:
-                async with self.engine.begin() as conn:
-                    return await work(conn)
-            except DBAPIError as error:
-                state = getattr(error.orig, "pgcode", None)
-                if state not in _RETRIED_STATES or attempt == _WRITE_ATTEMPTS:
-                    raise
-                log.info("write failed by the database (%s), running it again", state)
-        raise AssertionError("unreachable")
+        await _write(self.engine, store)
 
     async def instant_subscribers(self) -> list[Subscription]:
         """Unpaused subscriptions in instant mode."""
@@ -608,7 +613,8 @@ class DeliveryLedger:
             f" AND o.number = {j.field('m', 4, 'bigint')}"
         )
         params = {"asks": packed, "token": token, "at": at}
-        async with self.engine.begin() as conn:
+
+        async def take(conn: AsyncConnection) -> Reservation:
             await conn.execute(
                 text(
                     "INSERT INTO sends (platform, workspace, channel, subscription_id, state,"
@@ -645,6 +651,8 @@ class DeliveryLedger:
             )
             return Reservation(complete=False, rows=frozenset((int(n), s) for n, s in held))
 
+        return await _write(self.engine, take)
+
     async def settle(
         self,
         *,
@@ -654,9 +662,10 @@ class DeliveryLedger:
         at: datetime,
     ) -> None:
         """Mark reserved messages sent, ``(number, the platform's message id)``, or release
-        them, ``(number, the story ids it holds)``. Like :meth:`reserve`, each list goes as
-        one JSON parameter."""
-        async with self.engine.begin() as conn:
+        them, ``(number, every story id it holds)``: a release deletes those rows by their
+        key. Like :meth:`reserve`, each list goes as one JSON parameter."""
+
+        async def store(conn: AsyncConnection) -> None:
             if sent:
                 rows = self._json.table("sent", "p", number="bigint", message="text")
                 await conn.execute(
@@ -675,20 +684,22 @@ class DeliveryLedger:
                     f" AND sends.number IN (SELECT n.value FROM {numbers})",
                     {"released": json.dumps([number for number, _ in released]), "token": token},
                 )
-                stories = dict(released)
-                await self._drop_deliveries(
-                    conn, [[*send, list(stories[number])] for number, *send in gone]
-                )
+                await self._drop_deliveries(conn, gone, dict(released))
+
+        await _write(self.engine, store)
 
     async def release_stale(self, *, older_than: datetime) -> int:
         """Release reservations a dead process left pending, so their stories go out again;
         how many messages were released."""
-        async with self.engine.begin() as conn:
+
+        async def release(conn: AsyncConnection) -> int:
             gone = await self._drop_sends(
                 conn, "sends.at < :older_than", {"older_than": older_than}, timed=True
             )
-            await self._drop_deliveries(conn, [[*send, None] for _, *send in gone])
-        return len(gone)
+            await self._drop_deliveries(conn, gone, None)
+            return len(gone)
+
+        return await _write(self.engine, release)
 
     @staticmethod
     async def _drop_sends(
@@ -706,29 +717,36 @@ class DeliveryLedger:
             statement = statement.bindparams(bindparam("older_than", type_=UTCDateTime))
         return [tuple(row) for row in await conn.execute(statement, params)]
 
-    async def _drop_deliveries(self, conn: AsyncConnection, sends: list[list[Any]]) -> None:
-        """Delete the deliveries of dropped sends: ``[id, platform, workspace, channel,
-        story ids]``, by their full key; where the stories are not known (None: a dead
-        process's reservation), through the channel's part of the key."""
+    async def _drop_deliveries(
+        self,
+        conn: AsyncConnection,
+        sends: list[tuple[Any, ...]],
+        stories: Mapping[int, Sequence[str]] | None,
+    ) -> None:
+        """Delete the deliveries of dropped sends (as :meth:`_drop_sends` returns them): by
+        their whole key, given each send's stories by number; where they are not known (a
+        dead process's reservations), through the channel's part of the key."""
         if not sends:
             return
         j = self._json
-        rows = j.table(
-            "sends", "o", id="bigint", platform="text", workspace="text", channel="text",
-            stories="json",
-        )  # fmt: skip
-        if sends[0][4] is None:
+        if stories is None:
+            rows = j.table("sends", "o", id="bigint", platform="text", workspace="text",
+                           channel="text")  # fmt: skip
             source, story = f"{rows} CROSS JOIN deliveries AS d", ""
+            packed = [list(send[1:]) for send in sends]
         else:
+            rows = j.table("sends", "o", id="bigint", platform="text", workspace="text",
+                           channel="text", stories="json")  # fmt: skip
             source = f"{rows} CROSS JOIN {j.strings('o.stories', 's')} CROSS JOIN deliveries AS d"
             story = " AND d.story_id = s.value"
+            packed = [[*send[1:], list(stories[send[0]])] for send in sends]
         await conn.execute(
             text(
                 "DELETE FROM deliveries WHERE (platform, workspace, channel, story_id) IN"
                 f" (SELECT d.platform, d.workspace, d.channel, d.story_id FROM {source}"
                 f" WHERE {_ITS_DELIVERY}{story})"
             ),
-            {"sends": json.dumps(sends)},
+            {"sends": json.dumps(packed)},
         )
 
     async def count_sent(self) -> int:

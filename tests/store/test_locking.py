@@ -34,7 +34,8 @@ async def test_a_push_outcome_and_a_pause_of_the_same_channel_both_go_through(
         assert sub.id is not None
         ids.append(sub.id)
     assert sorted(await store.claim_due(NOW, "scan", stale_before=NOW - timedelta(hours=1))) == ids
-    # the outcomes in either order (a batch lists them by group, not by row)
+    # the outcomes in either order (a batch lists them by group, not by row): in one of the
+    # two, the outcome and the pause lock the rows in opposite orders, a deadlock
     records = [PushRecord([i], NOW + timedelta(days=1), "sent 4 stories", 0) for i in ids]
     if first:
         records.reverse()
