@@ -714,12 +714,16 @@ class DeliveryEngine:
             [Ask(n, sub.channel, sub.id, [story.id]) for n, (sub, story) in enumerate(pairs)],
             token=token, at=self.clock.now(),
         )  # fmt: skip
-        todo = [n for n, (_, story) in enumerate(pairs) if got.holds(n, story.id)]
-        released: list[tuple[int, list[str]]] = [
-            (n, []) for n, (_, story) in enumerate(pairs) if not got.holds(n, story.id)
-        ]
+        todo: list[int] = []
+        released: list[tuple[int, list[str]]] = []
+        for n, (_, story) in enumerate(pairs):
+            if got.holds(n, story.id):
+                todo.append(n)
+            else:  # the channel has it: this alert's send holds nothing
+                released.append((n, []))
 
-        cards = {pairs[n][1].id: card_from_story(pairs[n][1]) for n in todo}  # one per story
+        wanted = {pairs[n][1].id for n in todo}
+        cards = {s.id: card_from_story(s) for s in stories if s.id in wanted}  # one per story
         results = await asyncio.gather(
             *(
                 self._deliver(Outgoing(pairs[n][0].channel, card=cards[pairs[n][1].id]))

@@ -7,6 +7,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -63,16 +64,31 @@ async def _postgres_admin(base: str, sql: str) -> None:
         await conn.close()
 
 
+@contextmanager
+def scratch_postgres(base: str, prefix: str) -> Iterator[str]:
+    """A new, empty database on ``base``'s PostgreSQL server, dropped afterwards: its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_postgres_admin(base, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_postgres_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+def postgres_server() -> str:
+    """The configured PostgreSQL URL; tests that need it are skipped without it."""
     base = os.environ.get(POSTGRES_ENV)
     if not base:
         pytest.skip(f"{POSTGRES_ENV} is not set: PostgreSQL tests skipped")
-    name = f"signalbot_test_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_postgres_admin(base, f'CREATE DATABASE "{name}"'))
-    yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_postgres_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return base
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    with scratch_postgres(postgres_server, "signalbot_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -11,10 +13,17 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# PostgreSQL's SQLSTATEs for a transaction it failed so that another could go through: a
+# deadlock, a serialization failure.
+_RETRIED_STATES = frozenset({"40P01", "40001"})
+_WRITE_ATTEMPTS = 3
 
 
 class DatabaseURLError(ValueError):
@@ -58,6 +67,39 @@ def create_engine(raw_url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
+
+
+async def write(
+    engine: AsyncEngine,
+    work: Callable[[AsyncConnection], Awaitable[T]],
+    *,
+    retry_conflicts: bool = False,
+) -> T:
+    """Run ``work`` in a transaction, again (up to three times in all) if PostgreSQL failed it
+    to break a deadlock, and with ``retry_conflicts`` if it met a row a concurrent
+    transaction had just inserted (the next run finds that row and takes it into account).
+
+    Writers of many rows at once lock them in the order their plan meets them: a batch's
+    outcomes and a pause of every region of a channel, two replicas reserving stories for one
+    channel, a settle and a release of the same messages can lock rows in different orders.
+    PostgreSQL then fails one of them and the other goes through. ``work`` must be one whole
+    transaction, safe to run again (SQLite takes one writer at a time: no deadlocks).
+    """
+    for attempt in range(1, _WRITE_ATTEMPTS + 1):
+        try:
+            async with engine.begin() as conn:
+                return await work(conn)
+        except DBAPIError as error:
+            last = attempt == _WRITE_ATTEMPTS
+            if isinstance(error, IntegrityError):
+                if not retry_conflicts or last:
+                    raise
+                continue
+            state = getattr(error.orig, "pgcode", None)
+            if state not in _RETRIED_STATES or last:
+                raise
+            log.info("write failed by the database (%s), running it again", state)
+    raise AssertionError("unreachable")
 
 
 def _alembic_config(connection: Connection) -> Config:

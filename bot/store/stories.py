@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import Row, TextClause, and_, bindparam, func, or_, select, text
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.clock import Clock
 from bot.domain import Story, canonical_url, looks_like_story_id, story_id_for_url
 from bot.ingest.fetch import Validators
+from bot.store.db import write
 from bot.store.tables import UTCDateTime, fetch_validators, stories
 
 SaveOutcome = Literal["new", "updated", "unchanged"]
@@ -70,13 +70,12 @@ class StoryStore:
         """Insert a new story or update a changed one; the same story twice is stored once."""
         data = story.model_dump_json()
         digest = _hash(data)
-        for _ in range(2):  # a second try covers a concurrent insert of the same story
-            try:
-                async with self.engine.begin() as conn:
-                    return await self._save(conn, story, data, digest, now)
-            except IntegrityError:
-                continue
-        return "unchanged"
+
+        async def store(conn: AsyncConnection) -> SaveOutcome:
+            return await self._save(conn, story, data, digest, now)
+
+        # a concurrent insert of the same story: the next run finds it and compares
+        return await write(self.engine, store, retry_conflicts=True)
 
     async def _save(
         self, conn: AsyncConnection, story: Story, data: str, digest: str, now: datetime

@@ -3,52 +3,33 @@
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from functools import lru_cache
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import BigInteger, and_, bindparam, func, insert, literal, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    BindParameter,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain import ChannelRef, DeliveryMode, Filters, Subscription
+from bot.store.db import write
 from bot.store.tables import UTCDateTime, push_claims, subscriptions
 
 _c = subscriptions.c
-log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-# PostgreSQL's SQLSTATEs for a transaction it failed so that another could go through: a
-# deadlock, a serialization failure. Such a transaction is run again (see ``_write``).
-_RETRIED_STATES = frozenset({"40P01", "40001"})
-_WRITE_ATTEMPTS = 3
-
-
-async def _write(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-    """Run ``work`` in a transaction, again if PostgreSQL failed it to break a deadlock.
-
-    Writers of many rows at once lock them in the order their plan meets them: a batch's
-    outcomes and a pause of every region of a channel, two replicas reserving stories for one
-    channel, a settle and a release of the same messages can lock rows in different orders.
-    PostgreSQL then fails one of them and the other goes through. Every writer given here is
-    one whole transaction, safe to run again (SQLite takes one writer at a time: no
-    deadlocks).
-    """
-    for attempt in range(1, _WRITE_ATTEMPTS + 1):
-        try:
-            async with engine.begin() as conn:
-                return await work(conn)
-        except DBAPIError as error:
-            state = getattr(error.orig, "pgcode", None)
-            if state not in _RETRIED_STATES or attempt == _WRITE_ATTEMPTS:
-                raise
-            log.info("write failed by the database (%s), running it again", state)
-    raise AssertionError("unreachable")
 
 
 def _filters_json(filters: Filters) -> str:
@@ -247,35 +228,34 @@ class SubscriptionStore:
         Returns the stored subscription and whether it was created.
         """
         where = and_(_where_channel(sub.channel), _c.region == sub.region)
-        for _ in range(2):  # a concurrent first subscribe: the loser updates instead
-            try:
-                async with self.engine.begin() as conn:
-                    found = (await conn.execute(select(_c.id).where(where))).first()
-                    if found is None:
-                        await conn.execute(
-                            insert(subscriptions).values(
-                                platform=sub.channel.platform,
-                                workspace=sub.channel.workspace,
-                                channel=sub.channel.channel,
-                                region=sub.region,
-                                failures=0,
-                                created_at=now,
-                                updated_at=now,
-                                **_values(sub),
-                            )
-                        )
-                    else:
-                        await conn.execute(
-                            update(subscriptions)
-                            .where(_c.id == found.id)
-                            .values(updated_at=now, failures=0, **_values(sub))
-                        )
-                        await conn.execute(_drop_claims(_c.id == found.id))
-                    row = (await conn.execute(select(*_COLUMNS).where(where))).one()
-                    return _from_row(row), found is None
-            except IntegrityError:
-                continue
-        raise RuntimeError("subscription could not be saved")
+
+        async def store(conn: AsyncConnection) -> tuple[Subscription, bool]:
+            found = (await conn.execute(select(_c.id).where(where))).first()
+            if found is None:
+                await conn.execute(
+                    insert(subscriptions).values(
+                        platform=sub.channel.platform,
+                        workspace=sub.channel.workspace,
+                        channel=sub.channel.channel,
+                        region=sub.region,
+                        failures=0,
+                        created_at=now,
+                        updated_at=now,
+                        **_values(sub),
+                    )
+                )
+            else:
+                await conn.execute(
+                    update(subscriptions)
+                    .where(_c.id == found.id)
+                    .values(updated_at=now, failures=0, **_values(sub))
+                )
+                await conn.execute(_drop_claims(_c.id == found.id))
+            row = (await conn.execute(select(*_COLUMNS).where(where))).one()
+            return _from_row(row), found is None
+
+        # a concurrent first subscribe of the same region: the loser updates instead
+        return await write(self.engine, store, retry_conflicts=True)
 
     async def for_channel(self, channel: ChannelRef) -> list[Subscription]:
         async with self.engine.connect() as conn:
@@ -299,7 +279,7 @@ class SubscriptionStore:
             result = await conn.execute(subscriptions.delete().where(where))
             return int(result.rowcount or 0)
 
-        return await _write(self.engine, remove)
+        return await write(self.engine, remove)
 
     async def set_paused(
         self,
@@ -331,7 +311,7 @@ class SubscriptionStore:
             await conn.execute(_drop_claims(where))
             return int(result.rowcount or 0)
 
-        return await _write(self.engine, change)
+        return await write(self.engine, change)
 
     async def claim_due(
         self,
@@ -367,7 +347,7 @@ class SubscriptionStore:
             await conn.execute(push_claims.delete().where(k.claimed_at < stale_before))
             return [int(i) for i in (await conn.execute(statement)).scalars().all()]
 
-        return await _write(self.engine, claim)
+        return await write(self.engine, claim)
 
     async def load_groups(self, ids: Collection[int]) -> list[PushGroup]:
         """Claimed subscriptions by id, grouped by all a push depends on but the channel.
@@ -439,7 +419,7 @@ class SubscriptionStore:
             failures="integer", paused="boolean", reason="text", ids="json",
         )  # fmt: skip
         sub_id = self._json.element("i", "bigint")
-        write = text(
+        record = text(
             "UPDATE subscriptions SET next_push_at = p.next_push_at,"
             " last_push_at = COALESCE(p.pushed_at, subscriptions.last_push_at),"
             " last_result = p.result, failures = p.failures, paused = p.paused,"
@@ -454,10 +434,10 @@ class SubscriptionStore:
         ids = json.dumps([i for o in outcomes for i in o.subscription_ids])
 
         async def store(conn: AsyncConnection) -> None:
-            await conn.execute(write, {"outcomes": packed, "token": token})
+            await conn.execute(record, {"outcomes": packed, "token": token})
             await conn.execute(release, {"ids": ids, "token": token})
 
-        await _write(self.engine, store)
+        await write(self.engine, store)
 
     async def instant_subscribers(self) -> list[Subscription]:
         """Unpaused subscriptions in instant mode."""
@@ -553,8 +533,7 @@ class DeliveryLedger:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._postgres = engine.dialect.name == "postgresql"
-        self._json = _JsonRows(self._postgres)
+        self._json = _JsonRows(engine.dialect.name == "postgresql")
 
     async def delivered_to(
         self, channels: Collection[ChannelRef], story_ids: Collection[str]
@@ -651,7 +630,7 @@ class DeliveryLedger:
             )
             return Reservation(complete=False, rows=frozenset((int(n), s) for n, s in held))
 
-        return await _write(self.engine, take)
+        return await write(self.engine, take)
 
     async def settle(
         self,
@@ -682,11 +661,12 @@ class DeliveryLedger:
                     conn,
                     "sends.reserved_by = :token"
                     f" AND sends.number IN (SELECT n.value FROM {numbers})",
-                    {"released": json.dumps([number for number, _ in released]), "token": token},
+                    bindparam("token", token),
+                    bindparam("released", json.dumps([number for number, _ in released])),
                 )
                 await self._drop_deliveries(conn, gone, dict(released))
 
-        await _write(self.engine, store)
+        await write(self.engine, store)
 
     async def release_stale(self, *, older_than: datetime) -> int:
         """Release reservations a dead process left pending, so their stories go out again;
@@ -694,28 +674,27 @@ class DeliveryLedger:
 
         async def release(conn: AsyncConnection) -> int:
             gone = await self._drop_sends(
-                conn, "sends.at < :older_than", {"older_than": older_than}, timed=True
+                conn, "sends.at < :older_than", bindparam("older_than", older_than, UTCDateTime)
             )
             await self._drop_deliveries(conn, gone, None)
             return len(gone)
 
-        return await _write(self.engine, release)
+        return await write(self.engine, release)
 
     @staticmethod
     async def _drop_sends(
-        conn: AsyncConnection, which: str, params: dict[str, Any], *, timed: bool = False
+        conn: AsyncConnection, which: str, *values: BindParameter[Any]
     ) -> list[tuple[Any, ...]]:
-        """Delete the pending sends ``which`` names: each one's number, id and channel.
+        """Delete the pending sends ``which`` names (with these values bound): each one's
+        number, id and channel.
 
         The sends go first: a concurrent settle of one of them then either finds it gone
         (and the message is released whole) or has made it sent (and it stays whole)."""
         statement = text(
             f"DELETE FROM sends WHERE sends.state = 'pending' AND {which}"
             " RETURNING number, id, platform, workspace, channel"
-        )
-        if timed:
-            statement = statement.bindparams(bindparam("older_than", type_=UTCDateTime))
-        return [tuple(row) for row in await conn.execute(statement, params)]
+        ).bindparams(*values)
+        return [tuple(row) for row in await conn.execute(statement)]
 
     async def _drop_deliveries(
         self,

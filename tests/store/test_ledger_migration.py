@@ -3,8 +3,6 @@ every message: its stories, state, message id and time."""
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,14 +11,13 @@ from typing import Any
 import pytest
 from alembic import command
 from sqlalchemy import Connection, bindparam, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import ChannelRef
 from bot.store import db
 from bot.store.subscriptions import Ask, DeliveryLedger
 from bot.store.tables import UTCDateTime
-from tests.conftest import _postgres_admin
+from tests.conftest import scratch_postgres
 
 T0 = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
 A = ChannelRef("discord", "g1", "100")
@@ -49,11 +46,8 @@ def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
         return
-    base: str = request.getfixturevalue("postgres_url")  # skips when PostgreSQL is not set
-    name = f"signalbot_migrate_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_postgres_admin(base, f'CREATE DATABASE "{name}"'))
-    yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    asyncio.run(_postgres_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_postgres(request.getfixturevalue("postgres_server"), "signalbot_migrate") as url:
+        yield url
 
 
 @pytest.fixture
