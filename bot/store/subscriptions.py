@@ -397,45 +397,48 @@ class SubscriptionStore:
         return groups
 
     async def finish(self, token: str, outcomes: list[PushRecord]) -> None:
-        """Write how claimed pushes went and release the claims, in one transaction.
+        """Release the claims and write how the claimed pushes went, in one transaction.
 
-        Only pushes this token still holds are written (a claim that went stale belongs to
-        whoever took it over). The outcomes travel as one JSON parameter, as in the ledger:
-        one row per record, carrying its subscriptions' ids (pushes of one slot mostly end
-        alike).
+        Only pushes this token still holds are written: a claim that went stale belongs to
+        whoever took it over, and a user's change since the claim dropped it. The claims are
+        released first and the write names only those this release found, so a change that
+        commits meanwhile is never written over (on PostgreSQL an UPDATE that waited for a
+        row would still see the claim as its statement began). The outcomes travel as one
+        JSON parameter, as in the ledger: one row per record, carrying its subscriptions'
+        ids (pushes of one slot mostly end alike).
         """
         if not outcomes:
             return
         t = self._json.time
-        packed = json.dumps(
-            [
-                [t(o.next_push_at), t(o.pushed_at), o.result, o.failures,
-                 o.pause_reason is not None, o.pause_reason, o.subscription_ids]
-                for o in outcomes
-            ]
-        )  # fmt: skip
         rows = self._json.table(
             "outcomes", "p", next_push_at="timestamptz", pushed_at="timestamptz", result="text",
             failures="integer", paused="boolean", reason="text", ids="json",
         )  # fmt: skip
-        sub_id = self._json.element("i", "bigint")
         record = text(
             "UPDATE subscriptions SET next_push_at = p.next_push_at,"
             " last_push_at = COALESCE(p.pushed_at, subscriptions.last_push_at),"
             " last_result = p.result, failures = p.failures, paused = p.paused,"
             f" paused_reason = p.reason FROM {rows}, {self._json.strings('p.ids', 'i')}"
-            f" WHERE subscriptions.id = {sub_id} AND EXISTS (SELECT 1 FROM push_claims AS k"
-            f" WHERE k.subscription_id = {sub_id} AND k.claimed_by = :token)"
+            f" WHERE subscriptions.id = {self._json.element('i', 'bigint')}"
         )
         release = text(
             "DELETE FROM push_claims WHERE claimed_by = :token AND subscription_id IN"
             f" (SELECT i.value FROM {self._json.values('ids', 'i', 'bigint')})"
+            " RETURNING subscription_id"
         )
         ids = json.dumps([i for o in outcomes for i in o.subscription_ids])
 
         async def store(conn: AsyncConnection) -> None:
-            await conn.execute(record, {"outcomes": packed, "token": token})
-            await conn.execute(release, {"ids": ids, "token": token})
+            result = await conn.execute(release, {"ids": ids, "token": token})
+            held = {int(i) for i in result.scalars()}
+            packed = [
+                [t(o.next_push_at), t(o.pushed_at), o.result, o.failures,
+                 o.pause_reason is not None, o.pause_reason, mine]
+                for o in outcomes
+                if (mine := [i for i in o.subscription_ids if i in held])
+            ]  # fmt: skip
+            if packed:
+                await conn.execute(record, {"outcomes": json.dumps(packed)})
 
         await write(self.engine, store)
 
