@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from adapters.console.channel import render_reply  # noqa: E402
+from adapters.console.channel import reply_text  # noqa: E402
 from bot import regions  # noqa: E402
 from bot.app import build_core  # noqa: E402
 from bot.clock import FrozenClock  # noqa: E402
@@ -118,12 +118,12 @@ async def measure(core_url: str, ids: list[str]) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {name: [] for name in makers}
     for name, make in makers.items():
         for _ in range(20):  # warm up caches and the connection pool
-            render_reply(await service.handle(make(), ctx))
+            reply_text(await service.handle(make(), ctx))
         for _ in range(SAMPLES):
             text = make()
             start = time.perf_counter()
             reply = await service.handle(text, ctx)
-            render_reply(reply)
+            reply_text(reply)
             timings[name].append((time.perf_counter() - start) * 1000)
             assert reply.ok, reply.text
     await core.close()

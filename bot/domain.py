@@ -19,9 +19,13 @@ from zoneinfo import ZoneInfo
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot import regions
-from bot.ingest.normalize import outlet_key
+from bot.vocabulary import outlet_key
 
 StoryKind = Literal["signals", "article"]
+
+# The one slash command every platform offers; everything a user types follows it.
+COMMAND_NAME = "signals"
+PREFIX = f"/{COMMAND_NAME}"
 
 ID_LENGTH = 8
 _ID_RE = re.compile(r"^[a-z2-7]{8}$")

@@ -11,23 +11,27 @@ import threading
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.commands import COMMANDS, PREFIX, CommandContext, Reply
-from bot.delivery import Outgoing, RateLimits
-from bot.domain import ChannelRef
-from bot.render import text as text_render
-from bot.service import BotService
+from bot.platform import (
+    PREFIX,
+    REGISTRY,
+    BotService,
+    ChannelRef,
+    CommandContext,
+    Notice,
+    Outgoing,
+    RateLimits,
+    Reply,
+    render_push,
+    render_reply,
+)
 
 PLATFORM = "console"
 WORKSPACE = "local"
 
 
-def render_reply(reply: Reply) -> str:
-    """A command's answer as plain text."""
-    parts = [reply.text] if reply.text else []
-    parts.extend(text_render.story_message(card) for card in reply.cards)
-    if reply.digest is not None:
-        parts.append(text_render.digest_message(reply.digest))
-    return "\n\n".join(parts)
+def reply_text(reply: Reply) -> str:
+    """A command's answer as the console shows it."""
+    return str(render_reply(reply, "text"))
 
 
 class ConsoleSender:
@@ -41,12 +45,8 @@ class ConsoleSender:
         self._sent = 0
 
     async def send(self, message: Outgoing) -> str | None:
-        if message.digest is not None:
-            body = text_render.digest_message(message.digest)
-        elif message.card is not None:
-            body = text_render.story_message(message.card)
-        else:
-            body = message.notice or ""
+        content = message.digest or message.card or Notice(message.notice or "")
+        body = render_push(content, "text")
         self._sent += 1
         self._write(f"\n[{message.channel.channel}] signalbot:\n{body}\n")
         return f"console-{self._sent}"
@@ -97,11 +97,11 @@ class ConsoleChannel:
             return
         if not line.lower().startswith(PREFIX):
             first = line.split()[0].lower()
-            hint = f" (did you mean {PREFIX} {first}?)" if first in COMMANDS else ""
+            hint = f" (did you mean {PREFIX} {first}?)" if first in REGISTRY else ""
             self.write(f"Commands start with {PREFIX}{hint}; type {PREFIX} help for the list.")
             return
         reply = await self.service.commands.handle(line, self.context)
-        self.write(render_reply(reply))
+        self.write(reply_text(reply))
 
     async def run(self) -> None:
         """Serve until end of input (or 'exit'); then let deliveries under way finish."""

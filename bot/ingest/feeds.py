@@ -19,8 +19,8 @@ from selectolax.lexbor import LexborHTMLParser
 from bot import regions
 from bot.domain import Story
 from bot.ingest.errors import NotAStory
-from bot.ingest.normalize import VERTICALS, vertical_key
 from bot.ingest.semafor_html import block_text
+from bot.vocabulary import VERTICALS, vertical_key
 
 
 @dataclass(frozen=True)

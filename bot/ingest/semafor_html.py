@@ -21,8 +21,8 @@ from selectolax.lexbor import LexborHTMLParser
 from bot import regions
 from bot.domain import Image, Insight, Story
 from bot.ingest.errors import NewsletterPage, NotAStory
-from bot.ingest.normalize import merge_outlets, outlet_label, vertical_key
 from bot.ingest.semafor_text import NEW_YORK, parse_text
+from bot.vocabulary import merge_outlets, outlet_label, vertical_key
 
 SITE = "https://www.semafor.com"
 _ROW = re.compile(r"^([0-9a-fA-F]+):(.*)$")

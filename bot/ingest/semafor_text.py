@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from bot import regions
 from bot.domain import Image, Insight, Story
 from bot.ingest.errors import NewsletterPage, NotAStory
-from bot.ingest.normalize import VERTICALS, merge_outlets, split_outlets, vertical_key
+from bot.vocabulary import VERTICALS, merge_outlets, split_outlets, vertical_key
 
 NEW_YORK = ZoneInfo("America/New_York")
 

@@ -12,7 +12,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.render.model import SHRINK_LEVELS, Digest, StoryCard, cut, join_names
+from bot.render.model import (
+    SHRINK_LEVELS,
+    Action,
+    Digest,
+    Notice,
+    Reply,
+    StoryCard,
+    chunks,
+    cut,
+    join_names,
+)
 from bot.render.templates import template
 
 # Limits (Discord API reference).
@@ -29,6 +39,12 @@ EMBEDS_TOTAL = 6000
 DIGEST_MAX_STORIES = 10
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 COLOUR = 0x2B6CB0
+BUTTONS_PER_ROW = 5
+BUTTON_LABEL = 80
+CUSTOM_ID = 100
+EPHEMERAL = 1 << 6  # message flag: only the person who asked sees it
+# Button styles
+SECONDARY, DANGER = 2, 4
 
 _MARKDOWN = re.compile(r"([\\*_~`|>#\-\[\]()<:])")
 _MENTION_WORDS = re.compile(r"@(?=(?:here|everyone)\b)", re.I)
@@ -125,3 +141,76 @@ def digest_message(digest: Digest) -> dict[str, Any]:
     if hidden:
         content += f"\n…and {hidden} more: `{digest.more_hint}`"
     return {"content": content[:CONTENT], "embeds": embeds, "allowed_mentions": NO_MENTIONS}
+
+
+def custom_id(action: Action) -> str:
+    """A button's id: the command line it runs (Discord allows 100 characters)."""
+    return f"signals:{action.kind}:{action.command}"
+
+
+def _components(actions: tuple[Action, ...]) -> list[dict[str, Any]]:
+    buttons = [
+        {
+            "type": 2,
+            "style": DANGER if action.kind == "unsubscribe" else SECONDARY,
+            "label": cut(action.label, BUTTON_LABEL),
+            "custom_id": custom_id(action),
+        }
+        for action in actions
+        if len(custom_id(action)) <= CUSTOM_ID
+    ][:BUTTONS_PER_ROW]
+    return [{"type": 1, "components": buttons}] if buttons else []
+
+
+def _text_embeds(text: str) -> list[dict[str, Any]]:
+    """Text too long for a message's content, as embed descriptions."""
+    return [
+        {"type": "rich", "description": piece, "color": COLOUR}
+        for piece in chunks(escape(text), EMBED_DESCRIPTION)
+    ]
+
+
+def reply_message(reply: Reply) -> dict[str, Any]:
+    """The JSON body of an interaction response (or follow-up) for a command's answer: its
+    text, its stories or digest as embeds, and its buttons, within Discord's limits."""
+    text = escape(reply.text)
+    embeds: list[dict[str, Any]] = []
+    if length(text) > CONTENT:
+        embeds, text = _text_embeds(reply.text), ""
+    used = sum(embed_size(e) for e in embeds)
+    if reply.digest is not None:
+        digest = digest_message(reply.digest)
+        text = f"{text}\n{digest['content']}".strip() if text else digest["content"]
+        for embed in digest["embeds"]:
+            if len(embeds) >= EMBEDS or used + embed_size(embed) > EMBEDS_TOTAL:
+                break
+            embeds.append(embed)
+            used += embed_size(embed)
+    shown = 0
+    for card in reply.cards:
+        if len(embeds) >= EMBEDS:
+            break
+        try:
+            embed = story_embed(card, budget=EMBEDS_TOTAL - used)
+        except ValueError:
+            break
+        embeds.append(embed)
+        used += embed_size(embed)
+        shown += 1
+    if shown < len(reply.cards):
+        text += f"\n…and {len(reply.cards) - shown} more"
+    return {
+        "content": cut(text.strip(), CONTENT),
+        "embeds": embeds[:EMBEDS],
+        "components": _components(reply.actions),
+        "allowed_mentions": NO_MENTIONS,
+    }
+
+
+def notice_message(notice: Notice) -> dict[str, Any]:
+    """The JSON body of a message from the bot itself."""
+    text = escape(notice.text)
+    if length(text) <= CONTENT:
+        return {"content": text, "allowed_mentions": NO_MENTIONS}
+    return {"content": "", "embeds": _text_embeds(notice.text)[:EMBEDS],
+            "allowed_mentions": NO_MENTIONS}  # fmt: skip

@@ -1,4 +1,5 @@
-"""One entry point for every output format: ``render_story`` and ``render_digest``."""
+"""One entry point for every output format: a story, a digest, a command's reply, or whatever
+a push carries, as the exact payload a platform is sent."""
 
 from __future__ import annotations
 
@@ -8,18 +9,19 @@ from typing import Any, Literal
 
 from bot.domain import Story
 from bot.render import discord, slack, text
-from bot.render.model import Digest, StoryCard, card_from_story
+from bot.render.model import Digest, Notice, PushContent, Reply, StoryCard, card_from_story
 
 Format = Literal["slack", "discord", "text"]
 FORMATS: tuple[Format, ...] = ("slack", "discord", "text")
+Payload = dict[str, Any] | str
 
 
-def render_story(story: Story, fmt: Format) -> dict[str, Any] | str:
+def render_story(story: Story, fmt: Format) -> Payload:
     """The exact payload the bot sends for one story: a dict for Slack/Discord, text otherwise."""
     return render_card(card_from_story(story), fmt)
 
 
-def render_card(card: StoryCard, fmt: Format) -> dict[str, Any] | str:
+def render_card(card: StoryCard, fmt: Format) -> Payload:
     """A story already cut down to a card, for one platform (build the card once, send many)."""
     if fmt == "slack":
         return slack.story_message(card)
@@ -29,7 +31,7 @@ def render_card(card: StoryCard, fmt: Format) -> dict[str, Any] | str:
 
 
 @lru_cache(maxsize=512)
-def render_digest(digest: Digest, fmt: Format) -> dict[str, Any] | str:
+def render_digest(digest: Digest, fmt: Format) -> Payload:
     """A digest's payload. Many channels get the same digest, so payloads are cached: treat
     the returned dict as read-only."""
     if fmt == "slack":
@@ -46,3 +48,37 @@ def encoded_digest(digest: Digest, fmt: Literal["slack", "discord"]) -> bytes:
     if body is None:
         body = digest.bodies[fmt] = json.dumps(render_digest(digest, fmt)).encode()
     return body
+
+
+def render_notice(notice: Notice, fmt: Format) -> Payload:
+    if fmt == "slack":
+        return slack.notice_message(notice)
+    if fmt == "discord":
+        return discord.notice_message(notice)
+    return text.notice_message(notice)
+
+
+def render_push(content: PushContent, fmt: Format) -> Payload:
+    """What one outgoing message carries (a digest, a story, a notice from the bot)."""
+    if isinstance(content, Digest):
+        return render_digest(content, fmt)
+    if isinstance(content, StoryCard):
+        return render_card(content, fmt)
+    return render_notice(content, fmt)
+
+
+def encoded_push(content: PushContent, fmt: Literal["slack", "discord"]) -> bytes:
+    """:func:`render_push` as a JSON request body (a digest's encoded once for all channels)."""
+    if isinstance(content, Digest):
+        return encoded_digest(content, fmt)
+    return json.dumps(render_push(content, fmt)).encode()
+
+
+def render_reply(reply: Reply, fmt: Format) -> Payload:
+    """A command's answer for one platform (who sees it is ``reply.private``: the platform
+    sends it ephemerally or to the channel)."""
+    if fmt == "slack":
+        return slack.reply_message(reply)
+    if fmt == "discord":
+        return discord.reply_message(reply)
+    return text.reply_message(reply)

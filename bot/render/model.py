@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cached_property
+from typing import Literal
 
 from bot import regions
-from bot.domain import Story
+from bot.domain import PREFIX, Story
 
 LEDE_LIMIT = 280
 MAX_BULLETS = 5
@@ -69,6 +70,36 @@ def cut(text: str, limit: int) -> str:
     if space >= limit // 2:
         return text[:space].rstrip(" ,;:—–-") + "…"
     return text[: limit - 1] + "…"
+
+
+def utf16_length(text: str) -> int:
+    """Characters as Slack and Discord count them (UTF-16 code units, the stricter reading)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def chunks(text: str, limit: int) -> list[str]:
+    """Text in pieces of at most ``limit`` characters (UTF-16), split between lines where
+    it can and inside a line only where one line is longer than a piece."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while utf16_length(line) > limit:
+            head = line[:limit]
+            while utf16_length(head) > limit:
+                head = head[:-1]
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(head)
+            line = line[len(head) :]
+        joined = f"{current}\n{line}" if current else line
+        if current and utf16_length(joined) > limit:
+            pieces.append(current)
+            joined = line
+        current = joined
+    if current:
+        pieces.append(current)
+    return [piece for piece in pieces if piece.strip()]
 
 
 @dataclass(frozen=True)
@@ -222,5 +253,46 @@ def build_digest(
         region_name=region.name,
         local_date=local_date,
         cards=tuple(card(s) for s in unique),
-        more_hint=more_hint or f"/signals latest {region_key}",
+        more_hint=more_hint or f"{PREFIX} latest {region_key}",
     )
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message from the bot itself to a channel (a pause, a problem to fix): our own words,
+    rendered as plain text."""
+
+    text: str
+
+
+# What one outgoing message to a channel carries.
+PushContent = Digest | StoryCard | Notice
+
+ActionKind = Literal["post", "more", "unsubscribe"]
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button a platform may offer under a reply: it runs ``command``, a command line such
+    as ``/signals latest europe``, for whoever presses it.
+
+    ``post`` runs the same lookup again and shows the answer to the whole channel; ``more``
+    and ``unsubscribe`` are ordinary commands (an unsubscribe still needs permission)."""
+
+    kind: ActionKind
+    label: str
+    command: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What a command answers: text (plain, escaped by each platform), story cards or a
+    digest, and who sees it: ``private`` answers are for the asker only (lookups, errors),
+    the others for the channel (changes to its subscriptions)."""
+
+    text: str
+    cards: tuple[StoryCard, ...] = ()
+    digest: Digest | None = None
+    ok: bool = True
+    private: bool = True
+    actions: tuple[Action, ...] = ()

@@ -14,7 +14,17 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from bot.render.model import SHRINK_LEVELS, Digest, StoryCard, cut, join_names
+from bot.render.model import (
+    SHRINK_LEVELS,
+    Action,
+    Digest,
+    Notice,
+    Reply,
+    StoryCard,
+    chunks,
+    cut,
+    join_names,
+)
 from bot.render.templates import Trusted, template
 
 # Limits (Slack Block Kit reference).
@@ -25,6 +35,9 @@ CONTEXT_ELEMENTS = 10
 BLOCK_ID = 255
 FALLBACK_TEXT = 3000  # Slack truncates past 40,000; notifications show far less.
 DIGEST_MAX_STORIES = 10
+BUTTON_TEXT = 75
+BUTTON_VALUE = 2000
+ACTION_ELEMENTS = 25
 
 _JOINER = "\u2060"  # word joiner: invisible, and neither whitespace nor punctuation
 _FORMAT = re.compile(r"([*_~`])")
@@ -132,6 +145,76 @@ def digest_message(digest: Digest) -> dict[str, Any]:
     return {
         "text": _fallback(f"{digest.header}: {titles}" if titles else digest.header),
         "blocks": blocks,
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+
+
+def _button(action: Action, index: int) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": f"signals-{action.kind}-{index}",
+        "text": {"type": "plain_text", "text": cut(action.label, BUTTON_TEXT), "emoji": False},
+        "value": action.command,
+    }
+    if action.kind == "unsubscribe":
+        button["style"] = "danger"
+    return button
+
+
+def _actions(actions: tuple[Action, ...]) -> list[dict[str, Any]]:
+    buttons = [
+        _button(action, n)
+        for n, action in enumerate(actions)
+        if len(action.command) <= BUTTON_VALUE
+    ][:ACTION_ELEMENTS]
+    return (
+        [{"type": "actions", "block_id": "signals-actions", "elements": buttons}] if buttons else []
+    )
+
+
+def reply_message(reply: Reply) -> dict[str, Any]:
+    """chat.postMessage (or chat.postEphemeral, or a response_url) arguments for a command's
+    answer: its text, its stories or digest, and its buttons, within Slack's limits."""
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": _mrkdwn(piece)}
+        for piece in chunks(escape(reply.text), SECTION_TEXT)
+    ]
+    actions = _actions(reply.actions)
+    room = MAX_BLOCKS - len(actions) - 1  # one left for "…and N more"
+    if reply.digest is not None:
+        digest = digest_message(reply.digest)["blocks"]
+        blocks.extend(digest[: max(0, room - len(blocks))])
+    shown = 0
+    for card in reply.cards:
+        story = _story_blocks(card)
+        if len(blocks) + len(story) > room:
+            break
+        blocks.extend(story)
+        shown += 1
+    if shown < len(reply.cards):
+        hidden = len(reply.cards) - shown
+        blocks.append({"type": "context", "elements": [_mrkdwn(f"…and {hidden} more")]})
+    blocks = blocks[: MAX_BLOCKS - len(actions)] + actions
+    summary = reply.text or (reply.cards[0].title if reply.cards else "")
+    if not summary and reply.digest is not None:
+        summary = reply.digest.header
+    return {
+        "text": _fallback(summary),
+        "blocks": blocks,
+        "unfurl_links": False,
+        "unfurl_media": False,
+    }
+
+
+def notice_message(notice: Notice) -> dict[str, Any]:
+    """chat.postMessage arguments for a message from the bot itself."""
+    return {
+        "text": _fallback(notice.text),
+        "blocks": [
+            {"type": "section", "text": _mrkdwn(piece)}
+            for piece in chunks(escape(notice.text), SECTION_TEXT)
+        ][:MAX_BLOCKS],
         "unfurl_links": False,
         "unfurl_media": False,
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.render.model import Digest, StoryCard
+from bot.render.model import Digest, Notice, Reply, StoryCard
 from bot.render.templates import template
 
 
@@ -25,3 +25,16 @@ def digest_message(digest: Digest, *, max_stories: int = 10) -> str:
         )
         .strip()
     )
+
+
+def reply_message(reply: Reply) -> str:
+    """A command's answer: its text, then its stories or digest (buttons are not shown)."""
+    parts = [reply.text] if reply.text else []
+    parts.extend(story_message(card) for card in reply.cards)
+    if reply.digest is not None:
+        parts.append(digest_message(reply.digest))
+    return "\n\n".join(parts)
+
+
+def notice_message(notice: Notice) -> str:
+    return notice.text

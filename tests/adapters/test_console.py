@@ -10,7 +10,8 @@ import pytest
 
 from bot import regions
 from bot.app import Core
-from bot.commands import COMMANDS, command
+from bot.commands import REGISTRY as COMMANDS
+from bot.commands import command
 from bot.domain import ChannelRef
 from tests.adapters.console_session import session
 from tests.conftest import SIGNALBOT, command_env
@@ -282,7 +283,7 @@ def test_command_set_is_declared_once() -> None:
         "search", "story", "preview", "send-now", "status",
     }  # fmt: skip
     with pytest.raises(ValueError, match="declared twice"):
-        command("list", "list", "again", "again")(COMMANDS["list"].handler)
+        command("list", "again", "again")(COMMANDS["list"].handler)
 
 
 async def test_the_console_maps_every_declared_command(core: Core) -> None:
@@ -347,14 +348,14 @@ async def test_option_words_inside_filter_text_and_all(core: Core) -> None:
 
 
 async def test_a_failure_of_ours_is_answered_not_raised(core: Core) -> None:
-    @command("explode", "explode", "Fails (a test command).", "Raises.")
-    async def _explode(service: object, ctx: object, args: str) -> None:
+    @command("explode", "Fails (a test command).", "Raises.")
+    async def _explode(service: object, ctx: object, request: object) -> None:
         raise RuntimeError("boom")
 
     try:
         out = await session(core, "/signals explode", "/signals regions")
     finally:
-        del COMMANDS["explode"]
+        COMMANDS.remove("explode")
     assert "/signals explode failed on our side; the error is logged" in out
     assert "boom" not in out and "Traceback" not in out
     assert "Regions (key: name" in out  # the session goes on

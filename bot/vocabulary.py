@@ -1,4 +1,8 @@
-"""Normalising the names pages print: outlets ("the Financial Times") and verticals ("net zero")."""
+"""The names pages print, normalised: outlets ("the Financial Times") and verticals ("net zero").
+
+Vocabulary of the core, below the domain: the domain matches filters with it, ingest reads
+pages with it, commands check what users type against it.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,90 @@
+"""The contract between the core and a platform adapter: the one module adapters import.
+
+An adapter maps its platform's requests onto the command registry (a line of text, or typed
+options built from each command's parameters), hands them to :class:`CommandService` with a
+:class:`CommandContext`, and renders the :class:`Reply` for its format, privately when
+``reply.private``, with ``reply.actions`` as buttons. It delivers pushes by implementing
+:class:`Sender` (raising :class:`DeliveryError` with the failure's scope), rendering each
+:class:`Outgoing` with :func:`render_push`. When the platform says a channel or workspace is
+gone, or the bot lost access, it tells the core's :class:`Lifecycle`.
+"""
+
+from __future__ import annotations
+
+from bot.commands import (
+    ALL,
+    HELP_LIMIT,
+    MAX_SUGGESTIONS,
+    REGISTRY,
+    Choice,
+    Command,
+    CommandContext,
+    CommandError,
+    CommandRequest,
+    CommandService,
+    Kind,
+    OptionSpec,
+    Param,
+    Registry,
+    command_line,
+    option_spec,
+    parse_options,
+    parse_text,
+    region_choices,
+    suggestions,
+)
+from bot.delivery import DeliveryError, Outgoing, RateLimits, Sender
+from bot.domain import COMMAND_NAME, PREFIX, ChannelRef
+from bot.render.messages import (
+    FORMATS,
+    Format,
+    Payload,
+    encoded_push,
+    render_push,
+    render_reply,
+)
+from bot.render.model import Action, Digest, Notice, PushContent, Reply, StoryCard
+from bot.service import BotService
+
+__all__ = [
+    "ALL",
+    "COMMAND_NAME",
+    "FORMATS",
+    "HELP_LIMIT",
+    "MAX_SUGGESTIONS",
+    "PREFIX",
+    "REGISTRY",
+    "Action",
+    "BotService",
+    "ChannelRef",
+    "Choice",
+    "Command",
+    "CommandContext",
+    "CommandError",
+    "CommandRequest",
+    "CommandService",
+    "DeliveryError",
+    "Digest",
+    "Format",
+    "Kind",
+    "Notice",
+    "OptionSpec",
+    "Outgoing",
+    "Param",
+    "Payload",
+    "PushContent",
+    "RateLimits",
+    "Registry",
+    "Reply",
+    "Sender",
+    "StoryCard",
+    "command_line",
+    "encoded_push",
+    "option_spec",
+    "parse_options",
+    "parse_text",
+    "region_choices",
+    "render_push",
+    "render_reply",
+    "suggestions",
+]
