@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -27,7 +26,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot import regions
 from bot.app import Core, build_core, make_fetcher
-from bot.config import Settings, load_settings
+from bot.config import Settings, SettingsError, load_settings
 from bot.domain import Story
 from bot.ingest.sources import Parsed, expand_paths, read_source
 from bot.render.messages import FORMATS, Format, render_story
@@ -66,10 +65,14 @@ def _fail(message: str) -> NoReturn:
 def _settings() -> Settings:
     try:
         return load_settings()
-    except ValidationError as error:
-        first = error.errors()[0]
-        name = "SIGNALBOT_" + "_".join(str(p) for p in first["loc"]).upper()
-        _fail(f"{name}: {first['msg']}")
+    except SettingsError as error:
+        _fail(str(error))
+
+
+@app.callback()
+def _check_settings() -> None:
+    """Every command starts by reading the settings: a bad one ends it before it begins."""
+    _settings()
 
 
 def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -352,7 +355,7 @@ def run(
 
     from bot.service import tune_gc
 
-    logging.getLogger().setLevel(settings.log_level.upper())
+    logging.getLogger().setLevel(settings.log_level_number)
     for noisy in ("alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     tune_gc()

@@ -5,19 +5,24 @@ Built by :func:`load_settings`, never at import time, so tests and tools constru
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.store.db import DatabaseURLError, normalise_url
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/signalbot.db"
+ENV_PREFIX = "SIGNALBOT_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="SIGNALBOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
     )
 
     database_url: str = Field(
@@ -45,9 +50,38 @@ class Settings(BaseSettings):
     @field_validator("catch_up_grace", mode="before")
     @classmethod
     def _seconds(cls, value: Any) -> Any:
-        if isinstance(value, str) and re.fullmatch(r"\d+(\.\d+)?", value.strip()):
+        if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value.strip()):
             return timedelta(seconds=float(value))
         return value
+
+    @field_validator("catch_up_grace")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError("must not be negative (seconds, or a duration like PT6H)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        try:
+            normalise_url(value)
+        except DatabaseURLError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            levels = ", ".join(LOG_LEVELS)
+            raise ValueError(f"{value!r} is not a logging level: use one of {levels}")
+        return level
+
+    @property
+    def log_level_number(self) -> int:
+        return logging.getLevelNamesMapping()[self.log_level]
 
     @field_validator("feeds", mode="before")
     @classmethod
@@ -57,5 +91,27 @@ class Settings(BaseSettings):
         return value
 
 
+class SettingsError(ValueError):
+    """A setting that cannot be used: the message names it (``SIGNALBOT_LOG_LEVEL: ...``)."""
+
+
 def load_settings(**overrides: Any) -> Settings:
-    return Settings(**overrides)
+    """The settings from the environment and ``.env``; a :class:`SettingsError` names the first
+    setting that cannot be used and why."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        name = ENV_PREFIX + field.upper() if field else "settings"
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        given = first.get("input")
+        shown = isinstance(given, str | int | float) and not _secret(field)
+        if shown and repr(given) not in reason:
+            reason += f" (got {given!r})"
+        raise SettingsError(f"{name}: {reason}") from None
+
+
+def _secret(field: str) -> bool:
+    annotation = Settings.model_fields[field].annotation if field in Settings.model_fields else None
+    return "SecretStr" in str(annotation)

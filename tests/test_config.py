@@ -1,0 +1,57 @@
+"""Settings fail fast: a bad value ends every command with status 2 and one line naming it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import SettingsError, load_settings
+from tests.test_cli import assert_clean_failure, run
+
+BAD = [
+    ("SIGNALBOT_LOG_LEVEL", "bogus", "is not a logging level"),
+    ("SIGNALBOT_SCAN_INTERVAL", "-1", "greater than 0"),
+    ("SIGNALBOT_FEED_INTERVAL", "often", "valid number"),
+    ("SIGNALBOT_CATCH_UP_GRACE", "-60", "must not be negative"),
+    ("SIGNALBOT_FETCH_RETRIES", "99", "less than or equal to 10"),
+    ("SIGNALBOT_DATABASE_URL", "mysql://root@localhost/db", "unsupported database"),
+    ("SIGNALBOT_DATABASE_URL", "::nonsense::", "not a database URL"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "reason"), BAD)
+def test_a_bad_setting_is_named_with_its_reason(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, reason: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None)
+    assert str(raised.value).startswith(f"{name}: ")
+    assert reason in str(raised.value)
+
+
+def test_good_settings_are_read_and_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNALBOT_LOG_LEVEL", "debug")
+    monkeypatch.setenv("SIGNALBOT_CATCH_UP_GRACE", "90")
+    settings = load_settings(_env_file=None)
+    assert settings.log_level == "DEBUG" and settings.catch_up_grace == timedelta(seconds=90)
+
+
+def test_a_secret_is_never_echoed() -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None, discord_token=987654321)
+    assert str(raised.value).startswith("SIGNALBOT_DISCORD_TOKEN: ")
+    assert "987654321" not in str(raised.value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None, scan_interval=-3)
+    assert "(got -3)" in str(raised.value)  # other values are shown
+
+
+@pytest.mark.parametrize(
+    "args", [["run"], ["regions"], ["stories", "list"], ["db", "upgrade"], ["parse", "x.txt"]]
+)
+def test_every_command_stops_at_a_bad_setting(tmp_path: Path, args: list[str]) -> None:
+    result = run(*args, db=tmp_path / "s.db", SIGNALBOT_LOG_LEVEL="bogus")
+    assert_clean_failure(result, "SIGNALBOT_LOG_LEVEL", "'bogus' is not a logging level")
