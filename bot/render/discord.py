@@ -21,6 +21,7 @@ from bot.render.model import (
     StoryCard,
     chunks,
     cut,
+    cut_utf16,
     join_names,
 )
 from bot.render.templates import template
@@ -153,7 +154,7 @@ def _components(actions: tuple[Action, ...]) -> list[dict[str, Any]]:
         {
             "type": 2,
             "style": DANGER if action.kind == "unsubscribe" else SECONDARY,
-            "label": cut(action.label, BUTTON_LABEL),
+            "label": cut_utf16(" ".join(action.label.split()), BUTTON_LABEL) or action.kind.title(),
             "custom_id": custom_id(action),
         }
         for action in actions

@@ -77,6 +77,14 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
+def cut_utf16(text: str, limit: int) -> str:
+    """:func:`cut`, then shorter still until it is at most ``limit`` UTF-16 code units."""
+    text = cut(text, limit)
+    while utf16_length(text) > limit:
+        text = cut(text, max(1, len(text) - (utf16_length(text) - limit)))
+    return text
+
+
 def chunks(text: str, limit: int) -> list[str]:
     """Text in pieces of at most ``limit`` characters (UTF-16), split between lines where
     it can and inside a line only where one line is longer than a piece."""

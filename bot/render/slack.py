@@ -23,6 +23,7 @@ from bot.render.model import (
     StoryCard,
     chunks,
     cut,
+    cut_utf16,
     join_names,
 )
 from bot.render.templates import Trusted, template
@@ -150,11 +151,15 @@ def digest_message(digest: Digest) -> dict[str, Any]:
     }
 
 
+_DEFAULT_LABELS = {"post": "Post to channel", "more": "More", "unsubscribe": "Unsubscribe"}
+
+
 def _button(action: Action, index: int) -> dict[str, Any]:
+    label = cut_utf16(" ".join(action.label.split()), BUTTON_TEXT) or _DEFAULT_LABELS[action.kind]
     button: dict[str, Any] = {
         "type": "button",
         "action_id": f"signals-{action.kind}-{index}",
-        "text": {"type": "plain_text", "text": cut(action.label, BUTTON_TEXT), "emoji": False},
+        "text": {"type": "plain_text", "text": label, "emoji": False},
         "value": action.command,
     }
     if action.kind == "unsubscribe":
@@ -171,6 +176,18 @@ def _actions(actions: tuple[Action, ...]) -> list[dict[str, Any]]:
     return (
         [{"type": "actions", "block_id": "signals-actions", "elements": buttons}] if buttons else []
     )
+
+
+def _unique_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Slack refuses a message whose blocks share an id (one story shown twice)."""
+    seen: set[str] = set()
+    for index, block in enumerate(blocks):
+        block_id = block.get("block_id")
+        if block_id is not None:
+            if block_id in seen:
+                blocks[index] = block = {**block, "block_id": f"{block_id}-{index}"}
+            seen.add(block["block_id"])
+    return blocks
 
 
 def reply_message(reply: Reply) -> dict[str, Any]:
@@ -195,7 +212,7 @@ def reply_message(reply: Reply) -> dict[str, Any]:
     if shown < len(reply.cards):
         hidden = len(reply.cards) - shown
         blocks.append({"type": "context", "elements": [_mrkdwn(f"…and {hidden} more")]})
-    blocks = blocks[: MAX_BLOCKS - len(actions)] + actions
+    blocks = _unique_ids(blocks[: MAX_BLOCKS - len(actions)] + actions)
     summary = reply.text or (reply.cards[0].title if reply.cards else "")
     if not summary and reply.digest is not None:
         summary = reply.digest.header
