@@ -13,8 +13,10 @@ from bot.config import Settings
 from bot.delivery import DeliveryEngine, Sender
 from bot.ingest.fetch import USER_AGENT, Fetcher, ValidatorCache
 from bot.store import db
+from bot.store.claims import PushClaims
+from bot.store.ledger import DeliveryLedger
 from bot.store.stories import StoryStore, ValidatorStore
-from bot.store.subscriptions import DeliveryLedger, SubscriptionStore
+from bot.store.subscriptions import SubscriptionStore
 
 
 def make_fetcher(settings: Settings, *, cache: ValidatorCache | None = None) -> Fetcher:
@@ -33,6 +35,7 @@ class Core:
     stories: StoryStore
     validators: ValidatorStore
     subscriptions: SubscriptionStore
+    claims: PushClaims
     ledger: DeliveryLedger
     clock: Clock = field(default_factory=SystemClock)
 
@@ -44,6 +47,7 @@ class Core:
         return DeliveryEngine(
             stories=self.stories,
             subscriptions=self.subscriptions,
+            claims=self.claims,
             ledger=self.ledger,
             senders=senders,
             clock=self.clock,
@@ -77,6 +81,7 @@ def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         stories=StoryStore(engine),
         validators=ValidatorStore(engine, clock),
         subscriptions=SubscriptionStore(engine),
+        claims=PushClaims(engine),
         ledger=DeliveryLedger(engine),
         clock=clock,
     )

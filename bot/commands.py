@@ -31,8 +31,9 @@ from bot.schedule import (
     parse_timezone,
     zone_name,
 )
+from bot.store.ledger import DeliveryLedger
 from bot.store.stories import EmptySearch, SearchQuery, StoryStore
-from bot.store.subscriptions import DeliveryLedger, SubscriptionStore
+from bot.store.subscriptions import SubscriptionStore
 
 log = logging.getLogger(__name__)
 

@@ -27,14 +27,10 @@ from bot.digests import DIGEST_STORY_CAP, Windows, candidates, digest_for
 from bot.domain import ChannelRef, Story, Subscription
 from bot.render.model import Digest, StoryCard, card_from_story
 from bot.schedule import local_day, next_push
+from bot.store.claims import PushClaims, PushGroup, PushRecord
+from bot.store.ledger import Ask, DeliveryLedger
 from bot.store.stories import StoryStore
-from bot.store.subscriptions import (
-    Ask,
-    DeliveryLedger,
-    PushGroup,
-    PushRecord,
-    SubscriptionStore,
-)
+from bot.store.subscriptions import SubscriptionStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -301,6 +297,7 @@ class DeliveryEngine:
         *,
         stories: StoryStore,
         subscriptions: SubscriptionStore,
+        claims: PushClaims,
         ledger: DeliveryLedger,
         senders: Mapping[str, Sender],
         clock: Clock,
@@ -310,6 +307,7 @@ class DeliveryEngine:
     ) -> None:
         self.stories = stories
         self.subscriptions = subscriptions
+        self.claims = claims
         self.ledger = ledger
         self.senders = dict(senders)
         self.clock = clock
@@ -434,7 +432,7 @@ class DeliveryEngine:
 
     async def _claim(self, now: datetime, limit: int) -> list[int]:
         async with self._writing:  # a claim is a write: it queues behind this process's own
-            return await self.subscriptions.claim_due(
+            return await self.claims.claim_due(
                 now, self.token, stale_before=now - CLAIM_LEASE, platforms=self.senders,
                 limit=limit,
             )  # fmt: skip
@@ -453,7 +451,7 @@ class DeliveryEngine:
         records: list[PushRecord] = []
         outcomes: list[PushOutcome] = []
         pushes: list[_Push] = []
-        for group in await self.subscriptions.load_groups(claims):
+        for group in await self.claims.load_groups(claims):
             like = group.like
             if like.paused:  # paused since the scan, which dropped the claim: nothing to do
                 continue
@@ -532,7 +530,7 @@ class DeliveryEngine:
             # The ledger first, committed on its own: a push outcome that fails to be written
             # must never take back the record of what was sent.
             await self._settle(batch.token, batch.pushes, batch.results)
-            await self.subscriptions.finish(self.token, batch.records)
+            await self.claims.finish(self.token, batch.records)
         return batch.outcomes
 
     def _conclude(self, batch: _Batch, now: datetime) -> None:

@@ -22,8 +22,10 @@ from bot.digests import DIGEST_STORY_CAP, pending_digest
 from bot.domain import ChannelRef, Insight, Story, Subscription
 from bot.schedule import next_push_for
 from bot.service import BotService
+from bot.store.claims import PushClaims
+from bot.store.ledger import Ask, DeliveryLedger
 from bot.store.stories import StoryStore
-from bot.store.subscriptions import Ask, DeliveryLedger, SubscriptionStore
+from bot.store.subscriptions import SubscriptionStore
 from bot.store.tables import push_claims
 from tests.adapters.console_session import session
 from tests.conftest import settings_for
@@ -48,7 +50,8 @@ def engine_for(
 ) -> DeliveryEngine:
     return DeliveryEngine(
         stories=StoryStore(engine), subscriptions=SubscriptionStore(engine),
-        ledger=DeliveryLedger(engine), senders=senders, clock=clock, **options,  # type: ignore[arg-type]
+        claims=PushClaims(engine), ledger=DeliveryLedger(engine), senders=senders, clock=clock,
+        **options,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
@@ -280,7 +283,7 @@ async def test_a_failed_write_back_never_undoes_the_record_of_what_was_sent(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock, printed, first = await one_story_due(engine, "#wb")
-    monkeypatch.setattr(first.subscriptions, "finish", database_gone)  # outcome not written
+    monkeypatch.setattr(first.claims, "finish", database_gone)  # outcome not written
     with pytest.raises(ConnectionError):
         await first.run_due()
     assert len(printed) == 1
