@@ -9,9 +9,9 @@ from collections.abc import Iterable
 
 from bot import regions
 from bot.clock import Clock
-from bot.delivery.attempts import Attempts
+from bot.delivery.attempts import Attempts, Refusals
 from bot.delivery.inflight import InFlight
-from bot.delivery.outcomes import EMPTY, Outcomes, PushOutcome
+from bot.delivery.outcomes import EMPTY, Outcomes, PushOutcome, scope_reason
 from bot.delivery.plan import Group, Made, Push, PushLedger, message_for
 from bot.delivery.sender import Outgoing
 from bot.digests import candidates
@@ -59,13 +59,18 @@ class Alerts:
         push = Push(group, sub.id, sub.channel)
         await self.ledger.reserve([push], token)
         message = message_for(push, Made(), now)
-        result = await self.attempts.deliver(message) if message is not None else EMPTY
+        refusals = Refusals()
+        result = await self.attempts.deliver(message, refusals) if message is not None else EMPTY
         await self.ledger.settle(token, [push], [result])
         status, detail, _ = result
         if status == "sent":
             await self.subscriptions.record_success(
                 sub.id, result=f"sent {len(push.stories)} stories (send-now)", pushed_at=now
             )
+        elif status == "failed" and (refused := refusals.refusal(sub.channel)) is not None:
+            await self.outcomes.pause_refused(refusals, self.clock.now())
+            detail = f"the digest could not be delivered, and was paused: {scope_reason(refused)}"
+            return PushOutcome(sub.id, sub.channel, sub.region, None, "paused", 0, detail)
         elif status == "failed":
             await self.outcomes.count_failure(sub, f"delivery failed: {detail}", detail)
         if status in ("failed", "retrying"):
@@ -106,9 +111,12 @@ class Alerts:
 
         wanted = {pairs[n][1].id for n in todo}
         cards = {s.id: card_from_story(s) for s in stories if s.id in wanted}  # one per story
+        refusals = Refusals()
         results = await asyncio.gather(
             *(
-                self.attempts.deliver(Outgoing(pairs[n][0].channel, card=cards[pairs[n][1].id]))
+                self.attempts.deliver(
+                    Outgoing(pairs[n][0].channel, card=cards[pairs[n][1].id]), refusals
+                )
                 for n in todo
             )
         )
@@ -126,10 +134,14 @@ class Alerts:
                     failures.append((sub, detail))
         if sent or released:
             await ledger.settle(token=token, sent=sent, released=released, at=self.clock.now())
-        # Each failed alert counts (the third in a row pauses, with one notice); an alert
-        # that went out clears the count, as a pushed digest does.
+        # A channel or workspace refused for good is paused at once, all its subscriptions;
+        # each other failed alert counts (the third in a row pauses, with one notice); an
+        # alert that went out clears the count, as a pushed digest does.
+        if refusals.workspaces or refusals.channels:
+            await self.outcomes.pause_refused(refusals, self.clock.now())
         for sub, detail in failures:
-            await self.outcomes.count_failure(sub, f"alert failed: {detail}", detail)
+            if refusals.refusal(sub.channel) is None:
+                await self.outcomes.count_failure(sub, f"alert failed: {detail}", detail)
         failed_ids = {sub.id for sub, _ in failures}
         for sub_id, sub in reached.items():
             if sub_id is not None and sub_id not in failed_ids and sub.failures:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from bot.delivery.limits import Limiter
 from bot.delivery.sender import DeliveryError, Outgoing, Sender
+from bot.domain import ChannelRef
 
 if TYPE_CHECKING:
     from bot.delivery.outcomes import Result
@@ -25,6 +26,34 @@ MAX_ATTEMPTS = 5
 MAX_RATE_LIMIT_WAITS = 20
 
 
+class Refusals:
+    """What platforms refused for good during one run (a due-scan, a send-now, a round of
+    alerts): channels and workspaces that cannot take messages. A later message to one of
+    them is not sent: it fails as the first did, without a request."""
+
+    __slots__ = ("channels", "paused", "workspaces")
+
+    def __init__(self) -> None:
+        self.channels: dict[ChannelRef, DeliveryError] = {}
+        self.workspaces: dict[tuple[str, str], DeliveryError] = {}
+        self.paused: set[ChannelRef | tuple[str, str]] = set()  # what was paused for it
+
+    def note(self, channel: ChannelRef, error: DeliveryError) -> None:
+        """A failure whose scope is wider than its message."""
+        if error.scope == "channel":
+            self.channels.setdefault(channel, error)
+        else:
+            self.workspaces.setdefault((channel.platform, channel.workspace), error)
+
+    def refusal(self, channel: ChannelRef) -> DeliveryError | None:
+        """The failure that refused this channel (or its workspace), if one did."""
+        if self.workspaces:
+            error = self.workspaces.get((channel.platform, channel.workspace))
+            if error is not None:
+                return error
+        return self.channels.get(channel) if self.channels else None
+
+
 class Attempts:
     """Each platform's sender and limits, and the bound on sends under way outside a scan."""
 
@@ -33,14 +62,22 @@ class Attempts:
         self.limiters = {name: Limiter(s.limits) for name, s in self.senders.items()}
         self._gate = asyncio.Semaphore(concurrency)
 
-    async def deliver(self, message: Outgoing) -> Result:
+    async def deliver(self, message: Outgoing, refusals: Refusals | None = None) -> Result:
         """:meth:`attempt` within the bound on sends under way (a scan's senders are that
         bound themselves)."""
         async with self._gate:
-            return await self.attempt(message)
+            return await self.attempt(message, refusals)
 
-    async def attempt(self, message: Outgoing) -> Result:
-        """Send with limits, 429 waits and retries: sent, retrying (transient) or failed."""
+    async def attempt(self, message: Outgoing, refusals: Refusals | None = None) -> Result:
+        """Send with limits, 429 waits and retries: sent, retrying (transient) or failed.
+
+        With ``refusals``, a message to a channel or workspace refused before fails at once,
+        and a failure of a wider scope than the message is noted there.
+        """
+        if refusals is not None and (refusals.workspaces or refusals.channels):
+            refused = refusals.refusal(message.channel)
+            if refused is not None:
+                return "failed", refused.reason, None
         sender = self.senders[message.channel.platform]
         limiter = self.limiters[message.channel.platform]
         attempt = waits = 0
@@ -55,6 +92,8 @@ class Attempts:
                 return "sent", "", message_id
             except DeliveryError as error:
                 if error.permanent:
+                    if error.scope != "message" and refusals is not None:
+                        refusals.note(message.channel, error)
                     return "failed", error.reason, None
                 if error.retry_after is not None:
                     # asked to wait: not a failure, unless the wait outlasts the lease

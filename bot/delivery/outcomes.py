@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
 from bot import regions
+from bot.delivery.attempts import Refusals
 from bot.delivery.inflight import InFlight
 from bot.delivery.plan import Push
 from bot.delivery.sender import DeliveryError, Outgoing, Sender
@@ -58,6 +59,15 @@ def pause_reason(detail: str) -> str:
     return f"paused after {PAUSE_AFTER_FAILURES} failed deliveries in a row: {detail}"
 
 
+def scope_reason(error: DeliveryError) -> str:
+    """Why every subscription of a channel or workspace was paused at once."""
+    if error.scope == "channel":
+        return f"the channel could not be reached: {error.reason}"
+    if error.scope == "workspace":
+        return f"signalbot is no longer installed in this workspace: {error.reason}"
+    return f"the bot's access to this workspace was revoked or refused: {error.reason}"
+
+
 def following(sub: Subscription, now: datetime) -> datetime:
     """The push after the one due at the subscription's slot: never on or before the local
     day that push belonged to."""
@@ -91,9 +101,14 @@ class Outcomes:
         now: datetime,
         records: list[PushRecord],
         outcomes: list[PushOutcome],
+        refusals: Refusals | None = None,
     ) -> None:
         """What each claimed push's result means for its subscription: one record per group
-        of pushes that ended alike (added to ``records``), one outcome per push."""
+        of pushes that ended alike (added to ``records``), one outcome per push.
+
+        A push that failed where ``refusals`` holds its channel or workspace gets no record:
+        :meth:`pause_refused` pauses it (before the records are written, dropping its claim).
+        """
         alike: dict[tuple[int, Status, str, int], list[Push]] = {}
         for push, (status, detail, _) in zip(pushes, results, strict=True):
             alike.setdefault((id(push.group), status, detail, len(push.stories)), []).append(push)
@@ -112,6 +127,12 @@ class Outcomes:
                 result = f"delivery failed ({detail}); retrying at {retry:%H:%M} UTC"
                 records.append(PushRecord(ids, retry, result, failures=like.failures))
             else:  # failed permanently
+                if refusals is not None and (refusals.workspaces or refusals.channels):
+                    group = self._refused(group, like.region, like.next_push_at, refusals,
+                                          outcomes)  # fmt: skip
+                    if not group:
+                        continue
+                    ids = [push.sub_id for push in group]
                 failures = like.failures + 1
                 reason = pause_reason(detail) if failures >= PAUSE_AFTER_FAILURES else None
                 if reason:
@@ -129,6 +150,45 @@ class Outcomes:
                             count, detail)
                 for push in group
             )  # fmt: skip
+
+    @staticmethod
+    def _refused(
+        pushes: list[Push],
+        region: str,
+        slot: datetime | None,
+        refusals: Refusals,
+        outcomes: list[PushOutcome],
+    ) -> list[Push]:
+        """The outcomes of the pushes whose channel or workspace was refused; the others."""
+        others = []
+        for push in pushes:
+            error = refusals.refusal(push.channel)
+            if error is None:
+                others.append(push)
+            else:
+                outcomes.append(
+                    PushOutcome(push.sub_id, push.channel, region, slot, "paused",
+                                detail=scope_reason(error))
+                )  # fmt: skip
+        return others
+
+    async def pause_refused(self, refusals: Refusals, now: datetime) -> None:
+        """Pause every subscription of each channel and workspace refused (and not yet
+        paused for it): one write per workspace, one per reason for the channels. No notice:
+        it could not arrive."""
+        for key, error in refusals.workspaces.items():
+            if key not in refusals.paused:
+                await self.subscriptions.pause_workspace(*key, reason=scope_reason(error), now=now)
+                refusals.paused.add(key)
+        channels: dict[str, list[ChannelRef]] = {}
+        for channel, error in refusals.channels.items():
+            if channel not in refusals.paused and (
+                (channel.platform, channel.workspace) not in refusals.workspaces
+            ):
+                channels.setdefault(scope_reason(error), []).append(channel)
+        for reason, refused in channels.items():
+            await self.subscriptions.pause_channels(refused, reason=reason, now=now)
+            refusals.paused.update(refused)
 
     async def count_failure(self, sub: Subscription, result: str, detail: str) -> None:
         """A failure outside a claimed push; pauses (with a notice) at the third in a row."""

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.clock import Clock
-from bot.delivery.attempts import CLAIM_LEASE, Attempts
+from bot.delivery.attempts import CLAIM_LEASE, Attempts, Refusals
 from bot.delivery.inflight import InFlight
 from bot.delivery.outcomes import EMPTY, Outcomes, PushOutcome, Result, following
 from bot.delivery.plan import Group, Made, Push, PushLedger, message_for
@@ -85,6 +85,7 @@ class DueScan:
         # failed write-back left pending is never taken for one of a later scan's.
         self.reservation = uuid.uuid4().hex[:16]
         self.made = Made()
+        self.refusals = Refusals()  # channels and workspaces refused for good in this scan
 
     async def run(self) -> list[PushOutcome]:
         """Claim every due push and deliver them all.
@@ -167,6 +168,7 @@ class DueScan:
     async def _sender(self, queue: asyncio.Queue[tuple[Batch, int] | None]) -> None:
         """Send queued messages one after another until told to stop."""
         attempt = self.attempts.attempt
+        refusals = self.refusals
         while (item := await queue.get()) is not None:
             batch, index = item
             message = batch.messages[index]
@@ -175,7 +177,7 @@ class DueScan:
             if not batch.untaken:
                 batch.drained.set()
             try:
-                batch.results[index] = await attempt(message)
+                batch.results[index] = await attempt(message, refusals)
             except Exception as error:  # never leave a batch waiting for its write-back
                 log.exception("sending to %s failed", message.channel)
                 batch.results[index] = (
@@ -237,12 +239,17 @@ class DueScan:
         return batch
 
     async def _write_back(self, batch: Batch, now: datetime) -> list[PushOutcome]:
-        """Once a batch is sent: settle its ledger rows, store how each push went."""
+        """Once a batch is sent: settle its ledger rows, pause the channels and workspaces
+        refused, store how each push went."""
         await batch.done.wait()
-        self.outcomes.conclude(batch.pushes, batch.results, now, batch.records, batch.outcomes)
+        self.outcomes.conclude(
+            batch.pushes, batch.results, now, batch.records, batch.outcomes, self.refusals
+        )
         async with self.ledger.writing:
             # The ledger first, committed on its own: a push outcome that fails to be written
-            # must never take back the record of what was sent.
+            # must never take back the record of what was sent. Then the pauses, which drop
+            # their subscriptions' claims: the outcomes never write over them.
             await self.ledger.settle(batch.token, batch.pushes, batch.results)
+            await self.outcomes.pause_refused(self.refusals, now)
             await self.claims.finish(self.token, batch.records)
         return batch.outcomes

@@ -4,7 +4,7 @@ message, within its :class:`RateLimits`, and raises :class:`DeliveryError` when 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.domain import ChannelRef
 from bot.render.model import Digest, StoryCard
@@ -20,10 +20,17 @@ class Outgoing:
     notice: str | None = None
 
 
+# What a failed send says cannot take messages: this one message (the default), the channel
+# (gone, the bot removed from it, access lost), the workspace (the app uninstalled) or the
+# bot's token for the workspace (revoked or refused).
+FailureScope = Literal["message", "channel", "workspace", "token"]
+
+
 class DeliveryError(Exception):
     """A send that did not go through.
 
-    ``permanent``: the channel cannot take messages (gone, bot removed, token revoked).
+    ``permanent``: sending it again will not help. ``scope``: what the failure says cannot
+    take messages (see :data:`FailureScope`); a scope wider than the message is permanent.
     ``retry_after``: the platform asked us to wait (HTTP 429); ``global_limit`` when the
     wait applies to every channel.
     """
@@ -33,12 +40,14 @@ class DeliveryError(Exception):
         reason: str,
         *,
         permanent: bool = False,
+        scope: FailureScope = "message",
         retry_after: float | None = None,
         global_limit: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.permanent = permanent
+        self.scope: FailureScope = scope
+        self.permanent = permanent or scope != "message"
         self.retry_after = retry_after
         self.global_limit = global_limit
 

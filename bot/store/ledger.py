@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import BindParameter, bindparam, text
+from sqlalchemy import BindParameter, and_, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain import ChannelRef
 from bot.store.db import write
 from bot.store.rows import JsonRows
-from bot.store.tables import UTCDateTime
+from bot.store.tables import UTCDateTime, deliveries, sends
 
 LedgerKey = tuple[str, str, str, str]  # platform, workspace, channel, story id
 
@@ -262,6 +262,30 @@ class DeliveryLedger:
             ),
             {"sends": json.dumps(packed)},
         )
+
+    async def forget_channel(self, channel: ChannelRef) -> None:
+        """Delete what the ledger holds of a channel: its messages and their stories."""
+        await self._forget(
+            and_(deliveries.c.platform == channel.platform,
+                 deliveries.c.workspace == channel.workspace,
+                 deliveries.c.channel == channel.channel),
+            and_(sends.c.platform == channel.platform, sends.c.workspace == channel.workspace,
+                 sends.c.channel == channel.channel),
+        )  # fmt: skip
+
+    async def forget_workspace(self, platform: str, workspace: str) -> None:
+        """Delete what the ledger holds of every channel of a workspace."""
+        await self._forget(
+            and_(deliveries.c.platform == platform, deliveries.c.workspace == workspace),
+            and_(sends.c.platform == platform, sends.c.workspace == workspace),
+        )
+
+    async def _forget(self, its_deliveries: Any, its_sends: Any) -> None:
+        async def remove(conn: AsyncConnection) -> None:
+            await conn.execute(deliveries.delete().where(its_deliveries))
+            await conn.execute(sends.delete().where(its_sends))
+
+        await write(self.engine, remove)
 
     async def count_sent(self) -> int:
         """Stories delivered (in messages the platforms accepted)."""

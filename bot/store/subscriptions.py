@@ -8,12 +8,13 @@ from datetime import datetime, time
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain import ChannelRef, DeliveryMode, Filters, Subscription
 from bot.store.db import write
-from bot.store.tables import push_claims, subscriptions
+from bot.store.rows import JsonRows
+from bot.store.tables import UTCDateTime, push_claims, subscriptions
 
 _c = subscriptions.c
 
@@ -112,6 +113,7 @@ def _drop_claims(which: Any) -> Any:
 class SubscriptionStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._json = JsonRows(engine.dialect.name == "postgresql")
 
     async def save(self, sub: Subscription, *, now: datetime) -> tuple[Subscription, bool]:
         """Create the channel's subscription to this region, or update the one it has.
@@ -167,6 +169,7 @@ class SubscriptionStore:
             where = and_(where, _c.region.in_(list(regions)))
 
         async def remove(conn: AsyncConnection) -> int:
+            await conn.execute(_drop_claims(where))
             result = await conn.execute(subscriptions.delete().where(where))
             return int(result.rowcount or 0)
 
@@ -203,6 +206,66 @@ class SubscriptionStore:
             return int(result.rowcount or 0)
 
         return await write(self.engine, change)
+
+    async def pause_channels(
+        self, channels: Collection[ChannelRef], *, reason: str, now: datetime
+    ) -> int:
+        """Pause every subscription of these channels (which cannot take messages), in one
+        write; how many were newly paused. Their claims go: a push under way writes nothing
+        back over the pause."""
+        if not channels:
+            return 0
+        listed = json.dumps(sorted({(c.platform, c.workspace, c.channel) for c in channels}))
+        rows = self._json.table("channels", "c", platform="text", workspace="text", channel="text")
+        theirs = (
+            f"SELECT s.id FROM {rows} JOIN subscriptions AS s ON s.platform = c.platform"
+            " AND s.workspace = c.workspace AND s.channel = c.channel"
+        )
+        pause = text(
+            "UPDATE subscriptions SET paused = :paused, paused_reason = :reason,"
+            f" updated_at = :now WHERE paused = :unpaused AND id IN ({theirs})"
+        ).bindparams(bindparam("now", type_=UTCDateTime))
+        unclaim = text(f"DELETE FROM push_claims WHERE subscription_id IN ({theirs})")
+
+        async def change(conn: AsyncConnection) -> int:
+            result = await conn.execute(
+                pause,
+                {"channels": listed, "reason": reason, "now": now, "paused": True,
+                 "unpaused": False},
+            )  # fmt: skip
+            await conn.execute(unclaim, {"channels": listed})
+            return int(result.rowcount or 0)
+
+        return await write(self.engine, change)
+
+    async def pause_workspace(
+        self, platform: str, workspace: str, *, reason: str, now: datetime
+    ) -> int:
+        """Pause every subscription of a workspace (the app was removed from it, or its token
+        refused), in one write; how many were newly paused. Their claims go, as above."""
+        where = and_(_c.platform == platform, _c.workspace == workspace)
+
+        async def change(conn: AsyncConnection) -> int:
+            result = await conn.execute(
+                update(subscriptions)
+                .where(where, _c.paused.is_(False))
+                .values(paused=True, paused_reason=reason, updated_at=now)
+            )
+            await conn.execute(_drop_claims(where))
+            return int(result.rowcount or 0)
+
+        return await write(self.engine, change)
+
+    async def delete_workspace(self, platform: str, workspace: str) -> int:
+        """Remove every subscription of a workspace; how many went."""
+        where = and_(_c.platform == platform, _c.workspace == workspace)
+
+        async def remove(conn: AsyncConnection) -> int:
+            await conn.execute(_drop_claims(where))
+            result = await conn.execute(subscriptions.delete().where(where))
+            return int(result.rowcount or 0)
+
+        return await write(self.engine, remove)
 
     async def instant_subscribers(self) -> list[Subscription]:
         """Unpaused subscriptions in instant mode."""
