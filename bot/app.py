@@ -12,6 +12,7 @@ from bot.commands import CommandService
 from bot.config import Settings
 from bot.delivery import DeliveryEngine, Sender
 from bot.ingest.fetch import USER_AGENT, Fetcher, ValidatorCache
+from bot.lifecycle import Lifecycle
 from bot.store import db
 from bot.store.claims import PushClaims
 from bot.store.ledger import DeliveryLedger
@@ -37,6 +38,7 @@ class Core:
     subscriptions: SubscriptionStore
     claims: PushClaims
     ledger: DeliveryLedger
+    lifecycle: Lifecycle
     clock: Clock = field(default_factory=SystemClock)
 
     def fetcher(self) -> Fetcher:
@@ -75,13 +77,16 @@ class Core:
 def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     engine = db.create_engine(settings.database_url)
     clock = clock or SystemClock()
+    subscriptions = SubscriptionStore(engine)
+    ledger = DeliveryLedger(engine)
     return Core(
         settings=settings,
         engine=engine,
         stories=StoryStore(engine),
         validators=ValidatorStore(engine, clock),
-        subscriptions=SubscriptionStore(engine),
+        subscriptions=subscriptions,
         claims=PushClaims(engine),
-        ledger=DeliveryLedger(engine),
+        ledger=ledger,
+        lifecycle=Lifecycle(subscriptions, ledger, clock),
         clock=clock,
     )
