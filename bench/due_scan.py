@@ -71,7 +71,7 @@ async def scan_once(url: str, token: str) -> tuple[float, int]:
     await core.subscriptions.count()  # open the pool before timing
     start = time.perf_counter()
     await core.ledger.release_stale(older_than=NOW - CLAIM_LEASE)
-    claimed = await core.subscriptions.claim_due(
+    claimed = await core.claims.claim_due(
         NOW, token, stale_before=NOW - CLAIM_LEASE, platforms=("slack", "discord")
     )
     elapsed = (time.perf_counter() - start) * 1000

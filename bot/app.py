@@ -12,9 +12,12 @@ from bot.commands import CommandService
 from bot.config import Settings
 from bot.delivery import DeliveryEngine, Sender
 from bot.ingest.fetch import USER_AGENT, Fetcher, ValidatorCache
+from bot.lifecycle import Lifecycle
 from bot.store import db
+from bot.store.claims import PushClaims
+from bot.store.ledger import DeliveryLedger
 from bot.store.stories import StoryStore, ValidatorStore
-from bot.store.subscriptions import DeliveryLedger, SubscriptionStore
+from bot.store.subscriptions import SubscriptionStore
 
 
 def make_fetcher(settings: Settings, *, cache: ValidatorCache | None = None) -> Fetcher:
@@ -33,7 +36,9 @@ class Core:
     stories: StoryStore
     validators: ValidatorStore
     subscriptions: SubscriptionStore
+    claims: PushClaims
     ledger: DeliveryLedger
+    lifecycle: Lifecycle
     clock: Clock = field(default_factory=SystemClock)
 
     def fetcher(self) -> Fetcher:
@@ -44,6 +49,7 @@ class Core:
         return DeliveryEngine(
             stories=self.stories,
             subscriptions=self.subscriptions,
+            claims=self.claims,
             ledger=self.ledger,
             senders=senders,
             clock=self.clock,
@@ -71,12 +77,16 @@ class Core:
 def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
     engine = db.create_engine(settings.database_url)
     clock = clock or SystemClock()
+    subscriptions = SubscriptionStore(engine)
+    ledger = DeliveryLedger(engine)
     return Core(
         settings=settings,
         engine=engine,
         stories=StoryStore(engine),
         validators=ValidatorStore(engine, clock),
-        subscriptions=SubscriptionStore(engine),
-        ledger=DeliveryLedger(engine),
+        subscriptions=subscriptions,
+        claims=PushClaims(engine),
+        ledger=ledger,
+        lifecycle=Lifecycle(subscriptions, ledger, clock),
         clock=clock,
     )

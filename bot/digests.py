@@ -16,8 +16,8 @@ from bot import regions
 from bot.domain import Story, Subscription
 from bot.render.model import Digest, StoryCard, build_digest, card_from_story
 from bot.schedule import local_day
+from bot.store.ledger import DeliveryLedger, ledger_key
 from bot.store.stories import StoryStore
-from bot.store.subscriptions import DeliveryLedger, ledger_key
 
 FIRST_PUSH_WINDOW = timedelta(hours=24)
 DIGEST_STORY_CAP = 25  # a digest holds at most this many stories (newest first)

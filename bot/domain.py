@@ -155,6 +155,15 @@ class ChannelRef:
         return f"{self.platform}:{self.workspace}/{self.channel}"
 
 
+@dataclass(frozen=True)
+class Validators:
+    """What a server said about the version of a page it sent (``ETag``, ``Last-Modified``),
+    to ask next time whether it changed."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
 DeliveryMode = Literal["digest", "instant"]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

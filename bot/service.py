@@ -37,19 +37,27 @@ def tune_gc() -> None:
 
 
 class BotService:
-    def __init__(self, core: Core, senders: Mapping[str, Sender]) -> None:
+    def __init__(
+        self,
+        core: Core,
+        senders: Mapping[str, Sender],
+        *,
+        alerts_since: datetime | None = None,
+    ) -> None:
+        """``alerts_since``: stories stored after this time are news for instant subscribers
+        (by default, from :meth:`start`: those stored within the catch-up grace)."""
         self.core = core
         self.delivery: DeliveryEngine = core.delivery(senders)
         self.commands: CommandService = core.commands(self.delivery)
         self.scheduler = AsyncIOScheduler(timezone=UTC)
-        self._watermark: datetime | None = None
+        self._watermark: datetime | None = alerts_since
         self._scan_lock = asyncio.Lock()
         self._stopping = False
 
     async def start(self) -> None:
         """Start the jobs; the first due-scan (catch-up after downtime) runs at once."""
-        now = self.core.clock.now()
-        self._watermark = now - self.core.settings.catch_up_grace
+        if self._watermark is None:
+            self._watermark = self.core.clock.now() - self.core.settings.catch_up_grace
         settings = self.core.settings
         self.scheduler.add_job(
             self.scan, "interval", seconds=settings.scan_interval, next_run_time=datetime.now(UTC),

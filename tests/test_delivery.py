@@ -7,23 +7,31 @@ import asyncio
 import logging
 from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.console import ConsoleSender
 from bot.app import Core, build_core
 from bot.clock import FrozenClock
-from bot.delivery import CLAIM_LEASE, DeliveryEngine, DeliveryError, Outgoing, RateLimits, Sender
+from bot.delivery import (
+    CLAIM_LEASE,
+    DeliveryEngine,
+    DeliveryError,
+    FailureScope,
+    Outgoing,
+    RateLimits,
+    Sender,
+)
 from bot.digests import DIGEST_STORY_CAP, pending_digest
 from bot.domain import ChannelRef, Insight, Story, Subscription
 from bot.schedule import next_push_for
 from bot.service import BotService
+from bot.store.claims import PushClaims
+from bot.store.ledger import Ask, DeliveryLedger
 from bot.store.stories import StoryStore
-from bot.store.subscriptions import Ask, DeliveryLedger, SubscriptionStore
+from bot.store.subscriptions import SubscriptionStore
 from bot.store.tables import push_claims
 from tests.adapters.console_session import session
 from tests.conftest import settings_for
@@ -48,7 +56,8 @@ def engine_for(
 ) -> DeliveryEngine:
     return DeliveryEngine(
         stories=StoryStore(engine), subscriptions=SubscriptionStore(engine),
-        ledger=DeliveryLedger(engine), senders=senders, clock=clock, **options,  # type: ignore[arg-type]
+        claims=PushClaims(engine), ledger=DeliveryLedger(engine), senders=senders, clock=clock,
+        **options,  # type: ignore[arg-type]
     )  # fmt: skip
 
 
@@ -280,7 +289,7 @@ async def test_a_failed_write_back_never_undoes_the_record_of_what_was_sent(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock, printed, first = await one_story_due(engine, "#wb")
-    monkeypatch.setattr(first.subscriptions, "finish", database_gone)  # outcome not written
+    monkeypatch.setattr(first.claims, "finish", database_gone)  # outcome not written
     with pytest.raises(ConnectionError):
         await first.run_due()
     assert len(printed) == 1
@@ -309,33 +318,6 @@ async def test_a_later_scan_never_takes_over_a_message_left_unsettled(
     (outcome,) = await delivery.run_due()
     # the story is still held by the first message, which is never mistaken for this scan's
     assert outcome.status == "empty" and len(printed) == 1
-
-
-async def test_releasing_a_stale_reservation_and_settling_it_at_once_keep_it_whole(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A process thought dead settles its message while another releases it: the message
-    ends either sent with its stories or released with them, never sent without them."""
-    ledger = DeliveryLedger(engine)
-    start = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
-    channel = ChannelRef("console", "t", "#race")
-    assert (await ledger.reserve([Ask(1, channel, 1, ["a", "b"])], token="slow", at=start)).complete
-    settling: list[asyncio.Task[None]] = []
-    drop = DeliveryLedger._drop_deliveries
-
-    async def settle_meanwhile(self: DeliveryLedger, conn: Any, *dropped: Any) -> None:
-        # between the release's two statements, the owner settles (on its own connection)
-        settle = ledger.settle(token="slow", sent=[(1, "m1")], released=[], at=start)
-        settling.append(asyncio.ensure_future(settle))
-        await asyncio.sleep(0.2)
-        await drop(self, conn, *dropped)
-
-    monkeypatch.setattr(DeliveryLedger, "_drop_deliveries", settle_meanwhile)
-    assert await ledger.release_stale(older_than=start + CLAIM_LEASE) == 1
-    await asyncio.gather(*settling)
-    async with engine.connect() as conn:
-        left = (await conn.execute(text("SELECT state FROM sends"))).scalars().all()
-    assert left == [] and await ledger.delivered_to([channel], ["a", "b"]) == set()
 
 
 async def test_instant_subscribers_get_new_stories_within_a_scan(core: Core) -> None:
@@ -439,32 +421,97 @@ async def test_overlapping_alert_runs_send_each_story_once(engine: AsyncEngine) 
     assert len(printed) == 2
 
 
-class Gone:
-    """A channel that no longer exists: every send fails for good."""
+class Refused:
+    """A platform that refuses every message for good: the channels of ``workspace`` with
+    ``scope``, the others as single messages."""
 
     platform = "console"
     limits = RateLimits()
 
-    def __init__(self) -> None:
+    def __init__(self, scope: FailureScope = "message", workspace: str = "t") -> None:
+        self.scope: FailureScope = scope
+        self.workspace = workspace
         self.tried: list[Outgoing] = []
 
     async def send(self, message: Outgoing) -> str | None:
         self.tried.append(message)
-        raise DeliveryError("Unknown Channel (HTTP 404)", permanent=True)
+        if message.channel.workspace != self.workspace:
+            return "ok"
+        if self.scope == "message":
+            raise DeliveryError("Cannot send an empty message (HTTP 400)", permanent=True)
+        raise DeliveryError("Unknown Channel (HTTP 404)", scope=self.scope)
 
 
-async def test_a_channel_that_is_gone_gets_one_pause_notice(engine: AsyncEngine) -> None:
+async def test_a_message_refused_three_times_pauses_with_one_notice(engine: AsyncEngine) -> None:
     clock = FrozenClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
-    channel = ChannelRef("console", "t", "#gone")
+    channel = ChannelRef("console", "t", "#refused")
     sub = await subscribe(engine, clock, channel, "europe", mode="instant")
-    gone = Gone()
-    delivery = engine_for(engine, clock, {"console": gone})
+    refused = Refused()
+    delivery = engine_for(engine, clock, {"console": refused})
     news = [story(n, clock.now()) for n in range(5)]
     assert await delivery.deliver_instant(news) == 0
     await delivery.drain()  # the notice goes out in the background
-    assert len([m for m in gone.tried if m.notice]) == 1
+    assert len([m for m in refused.tried if m.notice]) == 1
     after = await SubscriptionStore(engine).get(sub.id or 0)
     assert after is not None and after.paused and after.failures == 5
+    assert after.paused_reason and after.paused_reason.startswith("paused after 3 failed")
+
+
+async def test_a_channel_that_is_gone_is_paused_at_once_without_a_notice(
+    engine: AsyncEngine,
+) -> None:
+    clock = FrozenClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    channel = ChannelRef("console", "t", "#gone")
+    subs = [await subscribe(engine, clock, channel, r, mode="instant") for r in ("europe", "uk")]
+    gone = Refused("channel")
+    delivery = engine_for(engine, clock, {"console": gone})
+    news = [story(n, clock.now(), region="uk") for n in range(5)]
+    assert await delivery.deliver_instant(news) == 0
+    await delivery.drain()
+    assert len(gone.tried) == 1 and not gone.tried[0].notice  # one failed alert, no notice
+    for sub in subs:
+        after = await SubscriptionStore(engine).get(sub.id or 0)
+        assert after is not None and after.paused and after.failures == 0
+        assert after.paused_reason == "the channel could not be reached: Unknown Channel (HTTP 404)"
+
+
+@pytest.mark.parametrize(
+    ("scope", "reason"),
+    [
+        ("workspace", "signalbot is no longer installed in this workspace"),
+        ("token", "the bot's access to this workspace was revoked or refused"),
+    ],
+)
+async def test_a_workspace_refused_in_a_scan_is_paused_at_once_and_tried_no_more(
+    engine: AsyncEngine, scope: FailureScope, reason: str
+) -> None:
+    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    await StoryStore(engine).save(
+        story(1, datetime(2026, 11, 25, 5, 0, tzinfo=UTC)), now=clock.now()
+    )
+    lost = [
+        await subscribe(engine, clock, ChannelRef("console", "lost", f"#l{n}")) for n in range(12)
+    ]
+    kept = [await subscribe(engine, clock, ChannelRef("console", "t", f"#k{n}")) for n in range(3)]
+    clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
+    refusing = Refused(scope, workspace="lost")
+    outcomes = await engine_for(
+        engine, clock, {"console": refusing}, concurrency=1, batch=5
+    ).run_due()
+    assert len([m for m in refusing.tried if m.channel.workspace == "lost"]) == 1
+    # pushes planned after the pause are left out: paused since their claim, which went
+    statuses = Counter(o.status for o in outcomes)
+    assert statuses["sent"] == 3 and 1 <= statuses["paused"] <= 12 and len(statuses) == 2
+    store = SubscriptionStore(engine)
+    for sub in lost:
+        after = await store.get(sub.id or 0)
+        assert after is not None and after.paused
+        assert after.paused_reason == f"{reason}: Unknown Channel (HTTP 404)"
+        # paused before the outcomes were written, which left it alone
+        assert after.next_push_at == sub.next_push_at and after.last_result is None
+    for sub in kept:
+        after = await store.get(sub.id or 0)
+        assert after is not None and not after.paused and after.last_result == "sent 1 stories"
 
 
 async def test_feeds_are_polled_with_conditional_gets(sqlite_url: str) -> None:
@@ -482,11 +529,14 @@ async def test_feeds_are_polled_with_conditional_gets(sqlite_url: str) -> None:
         )
         await core.start()
         printed: list[str] = []
-        service = BotService(core, {"console": ConsoleSender(printed.append)})
+        service = BotService(
+            core,
+            {"console": ConsoleSender(printed.append)},
+            alerts_since=clock.now() - timedelta(minutes=1),
+        )
         await subscribe(
             core.engine, clock, ChannelRef("console", "local", "#f"), "africa", mode="instant"
         )  # type: ignore[arg-type]
-        service._watermark = clock.now() - timedelta(minutes=1)
         try:
             first = await service.poll_feeds()
             again = await service.poll_feeds()
@@ -527,10 +577,137 @@ async def test_rate_limits_retries_and_failures_over_http(core: Core) -> None:
         by_channel = Counter(channel for channel, _, _ in platform.accepted)
         assert by_channel == {"busy-1": 4, "flaky-1": 4}
         (lost,) = [s for s in await core.subscriptions.for_channel(gone)]
-        assert lost.paused and lost.failures >= 3
-        assert lost.paused_reason and "Unknown Channel (HTTP 404)" in lost.paused_reason
+        assert lost.paused and lost.failures == 0  # at once, not after three
+        assert lost.paused_reason == "the channel could not be reached: Unknown Channel (HTTP 404)"
         again = await delivery.deliver_instant(cards)
         assert again == 0  # delivered once, and the paused channel is left alone
+
+
+CHANNEL_LOST = "the channel could not be reached"
+TOKEN_REFUSED = (
+    "the bot's access to this workspace was revoked or refused: 401: Unauthorized (HTTP 401)"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [("gone-1", "Unknown Channel (HTTP 404)"), ("forbidden-1", "Missing Access (HTTP 403)")],
+)
+async def test_a_lost_channel_pauses_every_region_after_one_failure(
+    core: Core, name: str, error: str
+) -> None:
+    platform = FakePlatform()
+    async with serve_platform(platform), HttpSender(f"http://127.0.0.1:{platform.port}") as sender:
+        delivery = core.delivery({"fake": sender}, concurrency=1)
+        lost = ChannelRef("fake", "g", name)
+        regions = ("europe", "africa", "east-asia")  # no overlap: each push has a story
+        subs = [await subscribe(core.engine, core.clock, lost, r) for r in regions]
+        for n in range(2):
+            await subscribe(core.engine, core.clock, ChannelRef("fake", "g", f"ok-{n}"))
+        core.clock.advance(timedelta(days=1))
+        for n, region in enumerate(regions):
+            await core.stories.save(story(n, core.clock.now(), region), now=core.clock.now())
+        outcomes = await delivery.run_due()
+        assert Counter(o.status for o in outcomes) == {"paused": 3, "sent": 2}
+        assert platform.refused == [name]  # one request, and no notice tried
+        for sub in subs:
+            after = await core.subscriptions.get(sub.id or 0)
+            assert after is not None and after.paused and after.failures == 0
+            assert after.paused_reason == f"{CHANNEL_LOST}: {error}"
+            assert after.next_push_at == sub.next_push_at  # no outcome written over the pause
+        core.clock.advance(timedelta(days=1))  # the other channels keep going
+        await core.stories.save(story(9, core.clock.now()), now=core.clock.now())
+        again = await delivery.run_due()
+        await delivery.drain()
+    assert [(o.channel.channel, o.status) for o in again] == [("ok-0", "sent"), ("ok-1", "sent")]
+    assert platform.refused == [name]
+
+
+class CountingStore(SubscriptionStore):
+    """The subscription store, counting the pauses of whole workspaces."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self.workspace_pauses: list[tuple[str, str]] = []
+
+    async def pause_workspace(
+        self, platform: str, workspace: str, *, reason: str, now: datetime
+    ) -> int:
+        self.workspace_pauses.append((platform, workspace))
+        return await super().pause_workspace(platform, workspace, reason=reason, now=now)
+
+
+async def test_a_revoked_token_pauses_its_workspace_once(core: Core) -> None:
+    platform = FakePlatform()
+    store = CountingStore(core.engine)
+    async with serve_platform(platform), HttpSender(f"http://127.0.0.1:{platform.port}") as sender:
+        delivery = DeliveryEngine(
+            stories=core.stories, subscriptions=store, claims=core.claims, ledger=core.ledger,
+            senders={"fake": sender}, clock=core.clock, concurrency=4, batch=10,
+        )  # fmt: skip
+        revoked, kept = [], []
+        for n in range(50):  # the two workspaces' pushes interleaved, over several batches
+            revoked.append(
+                await subscribe(core.engine, core.clock, ChannelRef("fake", "w-r", f"revoked-{n}"))
+            )
+            if n % 5 == 0:
+                kept.append(
+                    await subscribe(core.engine, core.clock, ChannelRef("fake", "w-ok", f"ok-{n}"))
+                )
+        core.clock.advance(timedelta(days=1))
+        await core.stories.save(story(1, core.clock.now()), now=core.clock.now())
+        outcomes = await delivery.run_due()
+        await delivery.drain()
+    assert store.workspace_pauses == [("fake", "w-r")]  # one write for the workspace
+    assert len(platform.refused) <= 4  # what was already on its way, no more
+    assert sorted(c for c, _, _ in platform.accepted) == sorted(s.channel.channel for s in kept)
+    assert Counter(o.status for o in outcomes)["sent"] == len(kept)
+    for sub in revoked:
+        after = await store.get(sub.id or 0)
+        assert after is not None and after.paused and after.paused_reason == TOKEN_REFUSED
+
+
+async def test_send_now_honours_the_scope_of_a_failure(core: Core) -> None:
+    platform = FakePlatform()
+    async with serve_platform(platform), HttpSender(f"http://127.0.0.1:{platform.port}") as sender:
+        delivery = core.delivery({"fake": sender})
+        await core.stories.save(story(1, core.clock.now()), now=core.clock.now())
+        gone = ChannelRef("fake", "g", "gone-2")
+        gone_subs = [await subscribe(core.engine, core.clock, gone, r) for r in ("europe", "uk")]
+        outcome = await delivery.push_now(gone_subs[0])
+        assert outcome.status == "paused"
+        assert outcome.detail.endswith(f"{CHANNEL_LOST}: Unknown Channel (HTTP 404)")
+        assert all(s.paused for s in await core.subscriptions.for_channel(gone))
+        revoked = [ChannelRef("fake", "w", f"revoked-{n}") for n in range(2)]
+        revoked_subs = [await subscribe(core.engine, core.clock, c) for c in revoked]
+        assert (await delivery.push_now(revoked_subs[0])).status == "paused"
+        await delivery.drain()
+    for sub in revoked_subs:  # the workspace's other channel too
+        after = await core.subscriptions.get(sub.id or 0)
+        assert after is not None and after.paused and after.paused_reason == TOKEN_REFUSED
+    assert platform.refused == ["gone-2", "revoked-0"]  # no notices tried
+    assert await core.ledger.delivered_to([gone, *revoked], ["any"]) == set()
+
+
+async def test_instant_alerts_honour_the_scope_of_a_failure(core: Core) -> None:
+    platform = FakePlatform()
+    async with serve_platform(platform), HttpSender(f"http://127.0.0.1:{platform.port}") as sender:
+        delivery = core.delivery({"fake": sender})
+        revoked = [ChannelRef("fake", "w-r", f"revoked-{n}") for n in range(3)]
+        gone = ChannelRef("fake", "g", "gone-3")
+        for channel in (*revoked, gone, ChannelRef("fake", "g", "ok-1")):
+            await subscribe(core.engine, core.clock, channel, mode="instant")
+        news = [story(n, core.clock.now()) for n in range(2)]
+        assert await delivery.deliver_instant(news) == 2  # both to ok-1
+        assert len(platform.refused) <= 8  # at most the alerts already on their way
+        for channel in revoked:
+            (sub,) = await core.subscriptions.for_channel(channel)
+            assert sub.paused and sub.paused_reason == TOKEN_REFUSED and sub.failures == 0
+        (lost,) = await core.subscriptions.for_channel(gone)
+        assert lost.paused and lost.paused_reason == f"{CHANNEL_LOST}: Unknown Channel (HTTP 404)"
+        assert await delivery.deliver_instant([story(5, core.clock.now())]) == 1
+        await delivery.drain()
+    assert len([c for c, _, _ in platform.accepted if c == "ok-1"]) == 3
 
 
 async def test_a_sender_without_limits_still_waits_out_a_429(core: Core) -> None:

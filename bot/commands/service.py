@@ -30,8 +30,9 @@ from bot.commands.wording import (
 )
 from bot.domain import PREFIX, Subscription
 from bot.render.model import Action, Reply
+from bot.store.ledger import DeliveryLedger
 from bot.store.stories import StoryStore
-from bot.store.subscriptions import DeliveryLedger, SubscriptionStore
+from bot.store.subscriptions import SubscriptionStore
 
 log = logging.getLogger(__name__)
 

@@ -16,17 +16,12 @@ from typing import Protocol
 import aiohttp
 import aiohttp.abc
 
+from bot.domain import Validators
 from bot.ingest.errors import FetchError
 
 USER_AGENT = "signalbot/0.1 (+https://github.com/signalbot; news-to-chat bot; polite fetcher)"
 MAX_BODY_BYTES = 8 * 1024 * 1024
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-@dataclass(frozen=True)
-class Validators:
-    etag: str | None = None
-    last_modified: str | None = None
 
 
 class ValidatorCache(Protocol):

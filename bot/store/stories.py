@@ -13,8 +13,7 @@ from sqlalchemy import Row, TextClause, and_, bindparam, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.clock import Clock
-from bot.domain import Story, canonical_url, looks_like_story_id, story_id_for_url
-from bot.ingest.fetch import Validators
+from bot.domain import Story, Validators, canonical_url, looks_like_story_id, story_id_for_url
 from bot.store.db import write
 from bot.store.tables import UTCDateTime, fetch_validators, stories
 
@@ -312,7 +311,7 @@ class ValidatorStore:
         return Validators(etag=row.etag, last_modified=row.last_modified) if row else None
 
     async def remember(self, url: str, validators: Validators) -> None:
-        async with self.engine.begin() as conn:
+        async def store(conn: AsyncConnection) -> None:
             await conn.execute(fetch_validators.delete().where(fetch_validators.c.url == url))
             if validators.etag or validators.last_modified:
                 await conn.execute(
@@ -323,3 +322,6 @@ class ValidatorStore:
                         seen_at=self.clock.now(),
                     )
                 )
+
+        # two fetches of one URL at once: the loser's insert meets the winner's row
+        await write(self.engine, store, retry_conflicts=True)

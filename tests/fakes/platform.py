@@ -3,9 +3,10 @@
 ``POST /channels/{id}/messages`` takes a message. The server can enforce a global limit (50
 requests per second) and a per-channel limit (5 messages per 5 s), answering 429 with a JSON
 ``retry_after`` like Discord, and plays broken channels: ``gone-*`` answers 404 (Unknown
-Channel), ``forbidden-*`` 403, ``flaky-*`` 503 twice before it works, ``slow-*`` takes its time.
-:class:`HttpSender` is the client side: it renders Discord payloads and maps answers onto
-:class:`bot.delivery.DeliveryError`.
+Channel), ``forbidden-*`` 403 (Missing Access), ``revoked-*`` 401 (the bot's token refused),
+``flaky-*`` 503 twice before it works, ``slow-*`` takes its time. :class:`HttpSender` is the
+client side: it renders Discord payloads and maps answers onto
+:class:`bot.delivery.DeliveryError`, with the scope each failure has.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.delivery import DeliveryError, Outgoing, RateLimits
+from bot.delivery import DeliveryError, FailureScope, Outgoing, RateLimits
 from bot.render import discord
 from bot.render.messages import encoded_digest, render_digest
 from tests.fakes.web import serve_app
@@ -36,6 +37,7 @@ class FakePlatform:
     accepted: list[tuple[str, dict[str, Any], float]] = field(default_factory=list)
     rejected_429: int = 0
     received: int = 0  # requests that reached the handler, answered or not yet
+    refused: list[str] = field(default_factory=list)  # channels answered 401, 403 or 404
     port: int = 0
     _global: deque[float] = field(default_factory=deque)
     _channels: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
@@ -71,9 +73,14 @@ class FakePlatform:
         if self.channel_limit:
             self._channels[channel].append(now)
         if channel.startswith("gone-"):
+            self.refused.append(channel)
             return web.json_response({"message": "Unknown Channel", "code": 10003}, status=404)
         if channel.startswith("forbidden-"):
+            self.refused.append(channel)
             return web.json_response({"message": "Missing Access", "code": 50001}, status=403)
+        if channel.startswith("revoked-"):
+            self.refused.append(channel)
+            return web.json_response({"message": "401: Unauthorized", "code": 0}, status=401)
         if channel.startswith("flaky-") and self._flaky[channel] < 2:
             self._flaky[channel] += 1
             return web.json_response({"message": "upstream busy"}, status=503)
@@ -93,6 +100,7 @@ class FakePlatform:
     async def reset(self, request: web.Request) -> web.Response:
         self.accepted.clear()
         self.rejected_429 = 0
+        self.refused.clear()
         self._global.clear()
         self._channels.clear()
         return web.json_response({"ok": True})
@@ -122,6 +130,7 @@ async def serve_platform(platform: FakePlatform) -> AsyncIterator[FakePlatform]:
 
 
 JSON_BODY = {"Content-Type": "application/json"}
+CHANNEL_LOST = frozenset({10003, 50001})  # Discord's Unknown Channel and Missing Access codes
 
 
 def payload(message: Outgoing) -> dict[str, Any]:
@@ -176,9 +185,19 @@ class HttpSender:
                         retry_after=float(body["retry_after"]),
                         global_limit=bool(body.get("global")),
                     )
-                if response.status in (403, 404):
+                if response.status == 401:
                     raise DeliveryError(
-                        f"{body.get('message', 'refused')} (HTTP {response.status})", permanent=True
+                        f"{body.get('message', 'refused')} (HTTP 401)", scope="token"
+                    )
+                if response.status in (403, 404):
+                    # Unknown Channel (10003), Missing Access (50001): this channel is lost
+                    scope: FailureScope = (
+                        "channel" if body.get("code") in CHANNEL_LOST else "message"
+                    )
+                    raise DeliveryError(
+                        f"{body.get('message', 'refused')} (HTTP {response.status})",
+                        permanent=True,
+                        scope=scope,
                     )
                 raise DeliveryError(f"HTTP {response.status}")
         except (aiohttp.ClientError, TimeoutError) as error:

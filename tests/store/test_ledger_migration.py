@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import ChannelRef
 from bot.store import db
-from bot.store.subscriptions import Ask, DeliveryLedger
+from bot.store.ledger import Ask, DeliveryLedger
 from bot.store.tables import UTCDateTime
 from tests.conftest import scratch_postgres
 

@@ -11,7 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import ChannelRef, Subscription
-from bot.store.subscriptions import PushRecord, SubscriptionStore
+from bot.store.claims import PushClaims, PushRecord
+from bot.store.subscriptions import SubscriptionStore
 
 NOW = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
 CHANNEL = ChannelRef("discord", "g1", "100")
@@ -24,6 +25,7 @@ async def test_a_push_outcome_and_a_pause_of_the_same_channel_both_go_through(
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite takes one writer at a time: its writers never wait on each other")
     store = SubscriptionStore(engine)
+    claims = PushClaims(engine)
     ids = []
     for region in ("africa", "europe"):
         sub, _ = await store.save(
@@ -33,7 +35,7 @@ async def test_a_push_outcome_and_a_pause_of_the_same_channel_both_go_through(
         )  # fmt: skip
         assert sub.id is not None
         ids.append(sub.id)
-    assert sorted(await store.claim_due(NOW, "scan", stale_before=NOW - timedelta(hours=1))) == ids
+    assert sorted(await claims.claim_due(NOW, "scan", stale_before=NOW - timedelta(hours=1))) == ids
     # the outcomes in either order (a batch lists them by group, not by row): in one of the
     # two, the outcome and the pause lock the rows in opposite orders, a deadlock
     records = [PushRecord([i], NOW + timedelta(days=1), "sent 4 stories", 0) for i in ids]
@@ -44,7 +46,7 @@ async def test_a_push_outcome_and_a_pause_of_the_same_channel_both_go_through(
         await blocker.execute(
             text("SELECT id FROM subscriptions WHERE id = :i FOR UPDATE"), {"i": ids[first]}
         )
-        finishing = asyncio.ensure_future(store.finish("scan", records))
+        finishing = asyncio.ensure_future(claims.finish("scan", records))
         await asyncio.sleep(0.3)
         pausing = asyncio.ensure_future(
             store.set_paused(CHANNEL, None, paused=True, reason="by the channel", now=NOW)

@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import FrozenClock
-from bot.domain import Insight, Story
-from bot.ingest.fetch import Validators
+from bot.domain import Insight, Story, Validators
 from bot.store import db
 from bot.store.stories import EmptySearch, SearchQuery, StoryStore, ValidatorStore
 

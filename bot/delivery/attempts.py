@@ -1,0 +1,116 @@
+"""Sending one message: within the platform's limits, waiting out 429s, retrying server
+errors and timeouts with backoff, until it is sent, given up for now, or refused for good."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time as monotonic_time
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bot.delivery.limits import Limiter
+from bot.delivery.sender import DeliveryError, Outgoing, Sender
+from bot.domain import ChannelRef
+
+if TYPE_CHECKING:
+    from bot.delivery.outcomes import Result
+
+log = logging.getLogger(__name__)
+
+# How long a claimed push is its process's own; past it another process may take it over.
+CLAIM_LEASE = timedelta(minutes=10)
+MAX_ATTEMPTS = 5
+MAX_RATE_LIMIT_WAITS = 20
+
+
+class Refusals:
+    """What platforms refused for good during one run (a due-scan, a send-now, a round of
+    alerts): channels and workspaces that cannot take messages. A later message to one of
+    them is not sent: it fails as the first did, without a request."""
+
+    __slots__ = ("channels", "paused", "workspaces")
+
+    def __init__(self) -> None:
+        self.channels: dict[ChannelRef, DeliveryError] = {}
+        self.workspaces: dict[tuple[str, str], DeliveryError] = {}
+        self.paused: set[ChannelRef | tuple[str, str]] = set()  # what was paused for it
+
+    def note(self, channel: ChannelRef, error: DeliveryError) -> None:
+        """A failure whose scope is wider than its message."""
+        if error.scope == "channel":
+            self.channels.setdefault(channel, error)
+        else:
+            self.workspaces.setdefault((channel.platform, channel.workspace), error)
+
+    def refusal(self, channel: ChannelRef) -> DeliveryError | None:
+        """The failure that refused this channel (or its workspace), if one did."""
+        if self.workspaces:
+            error = self.workspaces.get((channel.platform, channel.workspace))
+            if error is not None:
+                return error
+        return self.channels.get(channel) if self.channels else None
+
+
+class Attempts:
+    """Each platform's sender and limits, and the bound on sends under way outside a scan."""
+
+    def __init__(self, senders: Mapping[str, Sender], concurrency: int) -> None:
+        self.senders = dict(senders)
+        self.limiters = {name: Limiter(s.limits) for name, s in self.senders.items()}
+        self._gate = asyncio.Semaphore(concurrency)
+
+    async def deliver(self, message: Outgoing, refusals: Refusals | None = None) -> Result:
+        """:meth:`attempt` within the bound on sends under way (a scan's senders are that
+        bound themselves)."""
+        async with self._gate:
+            return await self.attempt(message, refusals)
+
+    async def attempt(self, message: Outgoing, refusals: Refusals | None = None) -> Result:
+        """Send with limits, 429 waits and retries: sent, retrying (transient) or failed.
+
+        With ``refusals``, a message to a channel or workspace refused before fails at once,
+        and a failure of a wider scope than the message is noted there.
+        """
+        if refusals is not None and (refusals.workspaces or refusals.channels):
+            refused = refusals.refusal(message.channel)
+            if refused is not None:
+                return "failed", refused.reason, None
+        sender = self.senders[message.channel.platform]
+        limiter = self.limiters[message.channel.platform]
+        attempt = waits = 0
+        # Waiting is bounded by the claim's lease: past it another process may take the
+        # push over, and the message would go out twice.
+        deadline = monotonic_time.monotonic() + CLAIM_LEASE.total_seconds() / 2
+        while True:
+            if limiter.limited:
+                await limiter.acquire(message.channel)
+            try:
+                message_id = await sender.send(message)
+                return "sent", "", message_id
+            except DeliveryError as error:
+                if error.permanent:
+                    if error.scope != "message" and refusals is not None:
+                        refusals.note(message.channel, error)
+                    return "failed", error.reason, None
+                if error.retry_after is not None:
+                    # asked to wait: not a failure, unless the wait outlasts the lease
+                    if monotonic_time.monotonic() + error.retry_after > deadline:
+                        return "retrying", error.reason, None
+                    if not limiter.back_off(
+                        message.channel, error.retry_after, everywhere=error.global_limit
+                    ):
+                        await asyncio.sleep(error.retry_after)
+                    waits += 1
+                    if waits >= MAX_RATE_LIMIT_WAITS:
+                        return "retrying", error.reason, None
+                    continue
+                attempt += 1
+                if attempt >= MAX_ATTEMPTS:
+                    return "retrying", error.reason, None
+                await asyncio.sleep(min(8.0, 0.25 * 2 ** (attempt - 1)) * (0.5 + random.random()))
+            except Exception as error:  # a bug in a sender must not stop the others
+                log.exception("sender %s failed on %s", sender.platform, message.channel)
+                return "retrying", f"internal error ({error.__class__.__name__})", None

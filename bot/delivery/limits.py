@@ -1,0 +1,96 @@
+"""A platform's rate limits kept on our side: sliding windows for the bot, each workspace and
+each channel, held longer when a 429 says so."""
+
+from __future__ import annotations
+
+import asyncio
+import time as monotonic_time
+from collections import deque
+
+from bot.delivery.sender import RateLimits
+from bot.domain import ChannelRef
+
+
+class SlidingWindow:
+    """At most ``count`` acquisitions in any ``window`` seconds, first come first served."""
+
+    def __init__(self, count: int, window: float) -> None:
+        self.count = count
+        self.window = window
+        self._times: deque[float] = deque()
+        self._lock = asyncio.Lock()
+        self.blocked_until = 0.0
+
+    async def acquire(self) -> None:
+        async with self._lock:
+            while True:
+                now = monotonic_time.monotonic()
+                while self._times and now - self._times[0] >= self.window:
+                    self._times.popleft()
+                wait = self.blocked_until - now
+                if len(self._times) >= self.count:
+                    wait = max(wait, self._times[0] + self.window - now)
+                if wait <= 0:
+                    self._times.append(now)
+                    return
+                await asyncio.sleep(wait)
+
+    def block(self, seconds: float) -> None:
+        self.blocked_until = max(self.blocked_until, monotonic_time.monotonic() + seconds)
+
+
+# Requests leave here in order but reach the platform with a little jitter: windows a shade
+# longer than the platform's keep two requests from landing in one of its windows.
+JITTER_MARGIN = 0.03
+
+
+class Limiter:
+    """A platform's windows: one for the bot, one per workspace, one per channel."""
+
+    def __init__(self, limits: RateLimits) -> None:
+        self.limits = limits
+        self.limited = bool(limits.per_second or limits.per_channel or limits.per_workspace)
+        self.global_window = (
+            SlidingWindow(max(1, round(limits.per_second)), 1.0 + JITTER_MARGIN)
+            if limits.per_second
+            else None
+        )
+        self._channels: dict[ChannelRef, SlidingWindow] = {}
+        self._workspaces: dict[str, SlidingWindow] = {}
+
+    def channel_window(self, channel: ChannelRef) -> SlidingWindow | None:
+        if self.limits.per_channel is None:
+            return None
+        window = self._channels.get(channel)
+        if window is None:
+            count, seconds = self.limits.per_channel
+            window = self._channels[channel] = SlidingWindow(count, seconds + JITTER_MARGIN)
+        return window
+
+    async def acquire(self, channel: ChannelRef) -> None:
+        # The channel first: waiting for a busy channel must not hold a slot of the bot's.
+        window = self.channel_window(channel)
+        if window is not None:
+            await window.acquire()
+        if self.limits.per_workspace:
+            ws = self._workspaces.get(channel.workspace)
+            if ws is None:
+                ws = self._workspaces[channel.workspace] = SlidingWindow(
+                    max(1, round(self.limits.per_workspace)), 1.0 + JITTER_MARGIN
+                )
+            await ws.acquire()
+        if self.global_window is not None:
+            await self.global_window.acquire()
+
+    def back_off(self, channel: ChannelRef, seconds: float, *, everywhere: bool) -> bool:
+        """Hold the windows a 429 names; False when no window holds this channel's next send
+        (no limits of that kind are set), so the caller must wait itself."""
+        held = False
+        if everywhere and self.global_window is not None:
+            self.global_window.block(seconds)
+            held = True
+        window = self.channel_window(channel)
+        if window is not None:
+            window.block(seconds)
+            held = True
+        return held

@@ -1,0 +1,216 @@
+"""What a push's result means for its subscription: its next push, its failure count, a
+pause (with a notice in the channel where it still takes messages), and what ``status`` and
+send-now say about it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Literal, NamedTuple
+
+from bot import regions
+from bot.delivery.attempts import Refusals
+from bot.delivery.inflight import InFlight
+from bot.delivery.plan import Push
+from bot.delivery.sender import DeliveryError, Outgoing, Sender
+from bot.domain import ChannelRef, Subscription
+from bot.schedule import local_day, next_push
+from bot.store.claims import PushRecord
+from bot.store.subscriptions import SubscriptionStore
+
+log = logging.getLogger(__name__)
+
+PAUSE_AFTER_FAILURES = 3
+RETRY_LATER = timedelta(minutes=10)
+
+Status = Literal["sent", "empty", "skipped", "failed", "retrying", "paused"]
+Result = tuple[Status, str, str | None]  # status, detail, the platform's message id
+EMPTY: Result = ("empty", "", None)
+
+
+class PushOutcome(NamedTuple):
+    """How one push went, for the log, ``status`` and send-now."""
+
+    subscription_id: int | None
+    channel: ChannelRef
+    region: str
+    slot: datetime | None  # the push time it was due at (None for a send-now)
+    status: Status
+    stories: int = 0
+    detail: str = ""
+
+    @property
+    def summary(self) -> str:
+        name = regions.get(self.region).name
+        if self.status == "sent":
+            return (
+                f"Sent the {name} digest: {self.stories} stor{'y' if self.stories == 1 else 'ies'}."
+            )
+        if self.status == "empty":
+            return (
+                f"Nothing new for {name} since the last push. "
+                f"/signals latest {self.region} shows the newest stories."
+            )
+        return f"{name}: {self.detail}"
+
+
+def pause_reason(detail: str) -> str:
+    return f"paused after {PAUSE_AFTER_FAILURES} failed deliveries in a row: {detail}"
+
+
+def scope_reason(error: DeliveryError) -> str:
+    """Why every subscription of a channel or workspace was paused at once."""
+    if error.scope == "channel":
+        return f"the channel could not be reached: {error.reason}"
+    if error.scope == "workspace":
+        return f"signalbot is no longer installed in this workspace: {error.reason}"
+    return f"the bot's access to this workspace was revoked or refused: {error.reason}"
+
+
+def following(sub: Subscription, now: datetime) -> datetime:
+    """The push after the one due at the subscription's slot: never on or before the local
+    day that push belonged to."""
+    slot = sub.next_push_at or now
+    day = local_day(slot, sub.timezone)
+    if slot.astimezone(sub.zone).time() < sub.push_time:
+        # a retry that ran past local midnight (retries never pass the next push): its push
+        # was the previous day's
+        day -= timedelta(days=1)
+    return next_push(sub.push_time, sub.timezone, sub.days, max(now, slot), last_local_day=day)
+
+
+class Outcomes:
+    """Stores what pushes and alerts came to, and tells a channel when its subscription was
+    paused (in the background: :class:`InFlight` lets the notices finish)."""
+
+    def __init__(
+        self,
+        subscriptions: SubscriptionStore,
+        senders: Mapping[str, Sender],
+        in_flight: InFlight,
+    ) -> None:
+        self.subscriptions = subscriptions
+        self.senders = senders
+        self.in_flight = in_flight
+
+    def conclude(
+        self,
+        pushes: list[Push],
+        results: list[Result],
+        now: datetime,
+        records: list[PushRecord],
+        outcomes: list[PushOutcome],
+        refusals: Refusals | None = None,
+    ) -> None:
+        """What each claimed push's result means for its subscription: one record per group
+        of pushes that ended alike (added to ``records``), one outcome per push.
+
+        A push that failed where ``refusals`` holds its channel or workspace gets no record:
+        :meth:`pause_refused` pauses it (before the records are written, dropping its claim).
+        """
+        alike: dict[tuple[int, Status, str, int], list[Push]] = {}
+        for push, (status, detail, _) in zip(pushes, results, strict=True):
+            alike.setdefault((id(push.group), status, detail, len(push.stories)), []).append(push)
+        for (_, status, detail, count), group in alike.items():
+            like = group[0].group.like
+            ids = [push.sub_id for push in group]
+            after = following(like, now)
+            if status == "empty":
+                result = f"nothing new at {now:%Y-%m-%d %H:%M} UTC"
+                records.append(PushRecord(ids, after, result, failures=0))
+            elif status == "sent":
+                result = f"sent {count} stories"
+                records.append(PushRecord(ids, after, result, 0, pushed_at=now))
+            elif status == "retrying":
+                retry = min(now + RETRY_LATER, after)
+                result = f"delivery failed ({detail}); retrying at {retry:%H:%M} UTC"
+                records.append(PushRecord(ids, retry, result, failures=like.failures))
+            else:  # failed permanently
+                if refusals is not None and (refusals.workspaces or refusals.channels):
+                    group = self._refused(group, like.region, like.next_push_at, refusals,
+                                          outcomes)  # fmt: skip
+                    if not group:
+                        continue
+                    ids = [push.sub_id for push in group]
+                failures = like.failures + 1
+                reason = pause_reason(detail) if failures >= PAUSE_AFTER_FAILURES else None
+                if reason:
+                    status = "paused"
+                    for push in group:
+                        self.notify(push.channel, like.region, reason)
+                records.append(
+                    PushRecord(
+                        ids, after, f"delivery failed: {detail}", failures=failures,
+                        pause_reason=reason,
+                    )
+                )  # fmt: skip
+            outcomes.extend(
+                PushOutcome(push.sub_id, push.channel, like.region, like.next_push_at, status,
+                            count, detail)
+                for push in group
+            )  # fmt: skip
+
+    @staticmethod
+    def _refused(
+        pushes: list[Push],
+        region: str,
+        slot: datetime | None,
+        refusals: Refusals,
+        outcomes: list[PushOutcome],
+    ) -> list[Push]:
+        """The outcomes of the pushes whose channel or workspace was refused; the others."""
+        others = []
+        for push in pushes:
+            error = refusals.refusal(push.channel)
+            if error is None:
+                others.append(push)
+            else:
+                outcomes.append(
+                    PushOutcome(push.sub_id, push.channel, region, slot, "paused",
+                                detail=scope_reason(error))
+                )  # fmt: skip
+        return others
+
+    async def pause_refused(self, refusals: Refusals, now: datetime) -> None:
+        """Pause every subscription of each channel and workspace refused (and not yet
+        paused for it): one write per workspace, one per reason for the channels. No notice:
+        it could not arrive."""
+        for key, error in refusals.workspaces.items():
+            if key not in refusals.paused:
+                await self.subscriptions.pause_workspace(*key, reason=scope_reason(error), now=now)
+                refusals.paused.add(key)
+        channels: dict[str, list[ChannelRef]] = {}
+        for channel, error in refusals.channels.items():
+            if channel not in refusals.paused and (
+                (channel.platform, channel.workspace) not in refusals.workspaces
+            ):
+                channels.setdefault(scope_reason(error), []).append(channel)
+        for reason, refused in channels.items():
+            await self.subscriptions.pause_channels(refused, reason=reason, now=now)
+            refusals.paused.update(refused)
+
+    async def count_failure(self, sub: Subscription, result: str, detail: str) -> None:
+        """A failure outside a claimed push; pauses (with a notice) at the third in a row."""
+        if sub.id is None:
+            return
+        reason = pause_reason(detail)
+        paused_now = await self.subscriptions.record_failure(
+            sub.id, result=result, pause_after=PAUSE_AFTER_FAILURES, pause_reason=reason
+        )
+        if paused_now:
+            self.notify(sub.channel, sub.region, reason)
+
+    def notify(self, channel: ChannelRef, region: str, reason: str) -> None:
+        """Tell the channel its subscription to ``region`` was paused, and why."""
+        self.in_flight.spawn(self._notice(channel, region, reason))
+
+    async def _notice(self, channel: ChannelRef, region: str, reason: str) -> None:
+        text = (
+            f"signalbot paused this channel's {regions.get(region).name} subscription: "
+            f"{reason}. Fix the problem, then type /signals resume {region}."
+        )
+        try:
+            await self.senders[channel.platform].send(Outgoing(channel, notice=text))
+        except DeliveryError as error:
+            log.info("pause notice to %s not delivered: %s", channel, error.reason)

@@ -1,0 +1,255 @@
+"""The due-scan: claim every due push, plan and reserve them a batch at a time, send them
+with a fixed set of senders, and write each batch back once its last message is settled."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.clock import Clock
+from bot.delivery.attempts import CLAIM_LEASE, Attempts, Refusals
+from bot.delivery.inflight import InFlight
+from bot.delivery.outcomes import EMPTY, Outcomes, PushOutcome, Result, following
+from bot.delivery.plan import Group, Made, Push, PushLedger, message_for
+from bot.delivery.sender import Outgoing
+from bot.digests import candidates
+from bot.store.claims import PushClaims, PushRecord
+from bot.store.stories import StoryStore
+
+log = logging.getLogger(__name__)
+
+MAX_CLAIM = 20000
+# Batches planned (stories reserved) before the senders reach them: enough that a planning
+# step held up behind a write-back never leaves the senders idle.
+PLAN_AHEAD = 2
+
+
+@dataclass
+class Batch:
+    """Pushes planned together, and written back together once the last one is sent."""
+
+    token: str  # the scan's reservation in the ledger
+    pushes: list[Push]
+    messages: list[Outgoing | None]
+    results: list[Result]
+    records: list[PushRecord]  # so far: pushes skipped before sending
+    outcomes: list[PushOutcome]
+    untaken: int = 0  # messages no sender has taken yet
+    unsent: int = 0  # messages not sent (or given up) yet
+    drained: asyncio.Event = field(default_factory=asyncio.Event)  # all taken by senders
+    done: asyncio.Event = field(default_factory=asyncio.Event)  # all sent (or given up)
+
+
+def _cancel(*groups: Sequence[asyncio.Task[Any]]) -> None:
+    for tasks in groups:
+        for task in tasks:
+            task.cancel()
+
+
+class DueScan:
+    """One due-scan of one process (see :meth:`run`)."""
+
+    def __init__(
+        self,
+        *,
+        stories: StoryStore,
+        claims: PushClaims,
+        ledger: PushLedger,
+        attempts: Attempts,
+        outcomes: Outcomes,
+        in_flight: InFlight,
+        clock: Clock,
+        token: str,
+        grace: timedelta,
+        concurrency: int,
+        batch: int,
+    ) -> None:
+        self.stories = stories
+        self.claims = claims
+        self.ledger = ledger
+        self.attempts = attempts
+        self.outcomes = outcomes
+        self.in_flight = in_flight
+        self.clock = clock
+        self.token = token  # the process's claims
+        self.grace = grace
+        self.concurrency = concurrency
+        self.batch = batch
+        # The ledger reservation is this scan's own (claims are the process's): a message a
+        # failed write-back left pending is never taken for one of a later scan's.
+        self.reservation = uuid.uuid4().hex[:16]
+        self.made = Made()
+        self.refusals = Refusals()  # channels and workspaces refused for good in this scan
+
+    async def run(self) -> list[PushOutcome]:
+        """Claim every due push and deliver them all.
+
+        A pipeline: a planner loads, plans and reserves the claimed pushes a batch at a time,
+        never more than :data:`PLAN_AHEAD` batches ahead of the senders; a fixed set of
+        senders takes the messages in order, so the network never waits for the database,
+        nor one slow channel for a batch; each batch is written back as soon as its last
+        message is settled. Cancelled, it stops at once: what it had claimed or reserved
+        and not written back goes out again once its lease is over.
+        """
+        if self.in_flight.closing:
+            return []
+        now = self.clock.now()
+        await self.ledger.release_stale(older_than=now - CLAIM_LEASE)
+        limit = self._claim_limit()
+        # Claims grow: a small first one, so the first messages leave at once, then the rest
+        # of the first full batch, then everything else, each while the last is being sent.
+        first = max(1, self.batch // 10)
+        steps = iter([first, self.batch - first])
+        size = min(limit, next(steps))
+        claimed = await self._claim(now, size)
+        if not claimed:
+            return []
+        taken = len(claimed)
+        more = taken < limit and len(claimed) == size  # a full claim: there may be more due
+        batches = deque([claimed])
+        queue: asyncio.Queue[tuple[Batch, int] | None] = asyncio.Queue()
+        senders = [
+            asyncio.ensure_future(self._sender(queue))
+            for _ in range(self.concurrency if more else min(self.concurrency, len(claimed)))
+        ]
+        written: list[asyncio.Task[list[PushOutcome]]] = []
+        try:
+            ahead: deque[Batch] = deque()
+            while batches:
+                batch = await self._prepare(batches.popleft(), now)
+                for index, message in enumerate(batch.messages):
+                    if message is not None:
+                        queue.put_nowait((batch, index))
+                if not batch.unsent:
+                    batch.drained.set()
+                    batch.done.set()
+                written.append(asyncio.ensure_future(self._write_back(batch, now)))
+                if more and not self.in_flight.closing:  # stopping: claim nothing more
+                    size = min(limit - taken, next(steps, limit) or limit)
+                    got = await self._claim(now, size)
+                    taken += len(got)
+                    more = taken < limit and len(got) == size
+                    batches.extend(got[i : i + self.batch] for i in range(0, len(got), self.batch))
+                ahead.append(batch)
+                if len(ahead) > PLAN_AHEAD:  # plan no further ahead of the senders than this
+                    await ahead.popleft().drained.wait()
+        except asyncio.CancelledError:
+            _cancel(senders, written)
+            raise
+        except Exception:  # planning failed: what is queued still goes out and is written back
+            await self._wind_down(queue, senders, written)
+            raise
+        finished = await self._wind_down(queue, senders, written)
+        return [outcome for outcomes in finished for outcome in outcomes]
+
+    @staticmethod
+    async def _wind_down(
+        queue: asyncio.Queue[tuple[Batch, int] | None],
+        senders: list[asyncio.Task[None]],
+        written: list[asyncio.Task[list[PushOutcome]]],
+    ) -> list[list[PushOutcome]]:
+        """Let the senders empty the queue, then wait for every batch's write-back (all of
+        them stop at once if this is cancelled)."""
+        for _ in senders:
+            queue.put_nowait(None)
+        try:
+            await asyncio.gather(*senders)
+            return await asyncio.gather(*written)
+        except asyncio.CancelledError:
+            _cancel(senders, written)
+            raise
+
+    async def _sender(self, queue: asyncio.Queue[tuple[Batch, int] | None]) -> None:
+        """Send queued messages one after another until told to stop."""
+        attempt = self.attempts.attempt
+        refusals = self.refusals
+        while (item := await queue.get()) is not None:
+            batch, index = item
+            message = batch.messages[index]
+            assert message is not None
+            batch.untaken -= 1
+            if not batch.untaken:
+                batch.drained.set()
+            try:
+                batch.results[index] = await attempt(message, refusals)
+            except Exception as error:  # never leave a batch waiting for its write-back
+                log.exception("sending to %s failed", message.channel)
+                batch.results[index] = (
+                    "retrying",
+                    f"internal error ({type(error).__name__})",
+                    None,
+                )
+            batch.unsent -= 1
+            if not batch.unsent:
+                batch.done.set()
+
+    async def _claim(self, now: datetime, limit: int) -> list[int]:
+        async with self.ledger.writing:  # a claim is a write: it queues behind the process's own
+            return await self.claims.claim_due(
+                now, self.token, stale_before=now - CLAIM_LEASE,
+                platforms=self.attempts.senders, limit=limit,
+            )  # fmt: skip
+
+    def _claim_limit(self) -> int:
+        """No more than half a lease's worth of sending at the slowest platform's pace, so a
+        claim never goes stale (and to another process) while its push is still queued."""
+        rates = [s.limits.per_second for s in self.attempts.senders.values() if s.limits.per_second]
+        if not rates:
+            return MAX_CLAIM
+        return max(1, min(MAX_CLAIM, int(CLAIM_LEASE.total_seconds() * min(rates) / 2)))
+
+    async def _prepare(self, claims: list[int], now: datetime) -> Batch:
+        """Load a claimed batch; skip pushes missed beyond the grace window; choose and
+        reserve the rest's stories; make their messages."""
+        records: list[PushRecord] = []
+        outcomes: list[PushOutcome] = []
+        pushes: list[Push] = []
+        made = self.made
+        for group in await self.claims.load_groups(claims):
+            like = group.like
+            if like.paused:  # paused since the scan, which dropped the claim: nothing to do
+                continue
+            slot = like.next_push_at or now
+            if now - slot > self.grace:
+                log.warning(
+                    "skipping %d push(es) of %s due %s: older than the %s grace window",
+                    len(group.members), like.region, slot.isoformat(), self.grace,
+                )  # fmt: skip
+                result = f"missed the push due {slot:%Y-%m-%d %H:%M} UTC (bot was down)"
+                ids = [sub_id for sub_id, _ in group.members]
+                records.append(PushRecord(ids, following(like, now), result, failures=0))
+                outcomes.extend(
+                    PushOutcome(sub_id, channel, like.region, slot, "skipped",
+                                detail="missed while the bot was down")
+                    for sub_id, channel in group.members
+                )  # fmt: skip
+                continue
+            planned = Group(group, await candidates(self.stories, like, now, made.windows))
+            pushes.extend([Push(planned, sub_id, channel) for sub_id, channel in group.members])
+        await self.ledger.reserve(pushes, self.reservation)
+        messages = [message_for(push, made, now) for push in pushes]
+        batch = Batch(self.reservation, pushes, messages, [EMPTY] * len(pushes), records, outcomes)
+        batch.untaken = batch.unsent = sum(1 for m in messages if m is not None)
+        return batch
+
+    async def _write_back(self, batch: Batch, now: datetime) -> list[PushOutcome]:
+        """Once a batch is sent: settle its ledger rows, pause the channels and workspaces
+        refused, store how each push went."""
+        await batch.done.wait()
+        self.outcomes.conclude(
+            batch.pushes, batch.results, now, batch.records, batch.outcomes, self.refusals
+        )
+        async with self.ledger.writing:
+            # The ledger first, committed on its own: a push outcome that fails to be written
+            # must never take back the record of what was sent. Then the pauses, which drop
+            # their subscriptions' claims: the outcomes never write over them.
+            await self.ledger.settle(batch.token, batch.pushes, batch.results)
+            await self.outcomes.pause_refused(self.refusals, now)
+            await self.claims.finish(self.token, batch.records)
+        return batch.outcomes

@@ -1,0 +1,73 @@
+"""What the engine asks of a platform: a :class:`Sender` that takes an :class:`Outgoing`
+message, within its :class:`RateLimits`, and raises :class:`DeliveryError` when it fails."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from bot.domain import ChannelRef
+from bot.render.model import Digest, StoryCard
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message for one channel: a digest, a single story, or a notice from the bot."""
+
+    channel: ChannelRef
+    digest: Digest | None = None
+    card: StoryCard | None = None
+    notice: str | None = None
+
+
+# What a failed send says cannot take messages: this one message (the default), the channel
+# (gone, the bot removed from it, access lost), the workspace (the app uninstalled) or the
+# bot's token for the workspace (revoked or refused).
+FailureScope = Literal["message", "channel", "workspace", "token"]
+
+
+class DeliveryError(Exception):
+    """A send that did not go through.
+
+    ``permanent``: sending it again will not help. ``scope``: what the failure says cannot
+    take messages (see :data:`FailureScope`); a scope wider than the message is permanent.
+    ``retry_after``: the platform asked us to wait (HTTP 429); ``global_limit`` when the
+    wait applies to every channel.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        scope: FailureScope = "message",
+        retry_after: float | None = None,
+        global_limit: bool = False,
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.scope: FailureScope = scope
+        self.permanent = permanent or scope != "message"
+        self.retry_after = retry_after
+        self.global_limit = global_limit
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """A platform's limits: requests per second for the whole bot, messages per window per
+    channel, and requests per second per workspace."""
+
+    per_second: float | None = None
+    per_channel: tuple[int, float] | None = None
+    per_workspace: float | None = None
+
+
+class Sender(Protocol):
+    """Sends messages to one platform; raises :class:`DeliveryError` when a send fails."""
+
+    platform: str
+    limits: RateLimits
+
+    async def send(self, message: Outgoing) -> str | None:
+        """Send and return the platform's message id (if it has one)."""
+        ...

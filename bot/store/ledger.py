@@ -1,0 +1,302 @@
+"""The delivery ledger: which stories each channel has been sent, at most once each."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import BindParameter, and_, bindparam, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.domain import ChannelRef
+from bot.store.db import write
+from bot.store.rows import JsonRows
+from bot.store.tables import UTCDateTime, deliveries, sends
+
+LedgerKey = tuple[str, str, str, str]  # platform, workspace, channel, story id
+
+
+def ledger_key(channel: ChannelRef, story_id: str) -> LedgerKey:
+    return (channel.platform, channel.workspace, channel.channel, story_id)
+
+
+class Ask(NamedTuple):
+    """One message's stories to reserve. ``number`` names the message within its
+    reservation (a push's subscription id, an alert's place): settling names it again."""
+
+    number: int
+    channel: ChannelRef
+    subscription_id: int | None
+    story_ids: Sequence[str]
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What one :meth:`DeliveryLedger.reserve` call got: every story asked for, or those
+    listed as (message number, story id)."""
+
+    complete: bool
+    rows: frozenset[tuple[int, str]] = frozenset()
+
+    def holds(self, number: int, story_id: str) -> bool:
+        return self.complete or (number, story_id) in self.rows
+
+
+# A delivery ``d`` of the send ``o``: its key starts with the send's channel (given the story
+# too, a lookup by the whole key), and it names the send. No index of deliveries by send.
+_ITS_DELIVERY = (
+    "d.platform = o.platform AND d.workspace = o.workspace AND d.channel = o.channel"
+    " AND d.send_id = o.id"
+)
+
+
+class DeliveryLedger:
+    """Which stories each channel has been sent, and in which message: at most once per
+    (channel, story).
+
+    A message is reserved first: a ``pending`` row in ``sends`` and a row per story in
+    ``deliveries``, whose key means two processes can never both reserve one story for one
+    channel. Once the platform accepted the message its send becomes ``sent`` (one row, whatever
+    the number of stories); if sending failed the reservation is released, so a later push
+    carries its stories. Reservations a process that died left ``pending`` are released by
+    :meth:`release_stale`. Queries name the pending state as a literal: the partial index of
+    sends in flight serves only a query that states its condition word for word.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._json = JsonRows(engine.dialect.name == "postgresql")
+
+    async def delivered_to(
+        self, channels: Collection[ChannelRef], story_ids: Collection[str]
+    ) -> set[LedgerKey]:
+        """The (channel, story) pairs among these that are sent or being sent."""
+        if not channels or not story_ids:
+            return set()
+        wanted = self._json.table(
+            "channels", "c", platform="text", workspace="text", channel="text"
+        )
+        stories = self._json.values("stories", "s", "text")
+        sql = text(
+            "SELECT d.platform, d.workspace, d.channel, d.story_id"
+            f" FROM {wanted} JOIN deliveries AS d ON d.platform = c.platform"
+            " AND d.workspace = c.workspace AND d.channel = c.channel"
+            f" WHERE d.story_id IN (SELECT s.value FROM {stories})"
+        )
+        params = {
+            "channels": json.dumps(
+                sorted({(c.platform, c.workspace, c.channel) for c in channels})
+            ),
+            "stories": json.dumps(sorted(set(story_ids))),
+        }
+        async with self.engine.connect() as conn:
+            return {(r[0], r[1], r[2], r[3]) for r in await conn.execute(sql, params)}
+
+    async def reserve(self, asks: Sequence[Ask], *, token: str, at: datetime) -> Reservation:
+        """Reserve each message's stories for its channel, under ``token``.
+
+        Asking again for a message already reserved under this token (more stories for it)
+        adds to that message. A due-scan reserves tens of thousands of rows, so they travel
+        as one JSON parameter and the database unpacks them: no per-row work in Python. When
+        every story went in (the usual case: the channels have none of them yet) the count
+        says so; otherwise one query reads back which this call holds.
+        """
+        total = sum(len(ask.story_ids) for ask in asks)
+        if not total:
+            return Reservation(complete=True)
+        # Messages asking for the same stories (one group's) travel as one JSON row: the
+        # stories once, then each message's channel, subscription and number.
+        alike: dict[tuple[str, ...], list[list[Any]]] = {}
+        for number, c, sub, ids in asks:
+            if ids:
+                alike.setdefault(tuple(ids), []).append(
+                    [c.platform, c.workspace, c.channel, sub, number]
+                )
+        packed = json.dumps(
+            [[ids, members] for ids, members in alike.items()], separators=(",", ":")
+        )
+        j = self._json
+        rows = j.table("asks", "g", stories="json", members="json")
+        members = j.each("g.members", "m")
+        # the message's send, through the partial index of sends in flight
+        its_send = (
+            "o.reserved_by = :token AND o.state = 'pending'"
+            f" AND o.number = {j.field('m', 4, 'bigint')}"
+        )
+        params = {"asks": packed, "token": token, "at": at}
+
+        async def take(conn: AsyncConnection) -> Reservation:
+            await conn.execute(
+                text(
+                    "INSERT INTO sends (platform, workspace, channel, subscription_id, state,"
+                    " reserved_by, number, at)"
+                    f" SELECT {j.field('m', 0, 'text')}, {j.field('m', 1, 'text')},"
+                    f" {j.field('m', 2, 'text')}, {j.field('m', 3, 'bigint')}, 'pending', :token,"
+                    f" {j.field('m', 4, 'bigint')}, :at FROM {rows} CROSS JOIN {members} WHERE true"
+                    " ON CONFLICT (reserved_by, number) WHERE state = 'pending' DO NOTHING"
+                ).bindparams(bindparam("at", type_=UTCDateTime)),
+                params,
+            )
+            stories = j.strings("g.stories", "s")
+            result = await conn.execute(
+                text(
+                    "INSERT INTO deliveries (platform, workspace, channel, story_id, send_id)"
+                    " SELECT o.platform, o.workspace, o.channel, s.value, o.id"
+                    f" FROM {rows} CROSS JOIN {members} CROSS JOIN sends AS o"
+                    f" CROSS JOIN {stories} WHERE {its_send}"
+                    " ON CONFLICT (platform, workspace, channel, story_id) DO NOTHING"
+                ),
+                params,
+            )
+            if result.rowcount == total:
+                return Reservation(complete=True)
+            # Some were taken (or asked for twice): which does this reservation hold?
+            held = await conn.execute(
+                text(
+                    "SELECT o.number, d.story_id"
+                    f" FROM {rows} CROSS JOIN {members} CROSS JOIN sends AS o"
+                    f" CROSS JOIN {stories} CROSS JOIN deliveries AS d"
+                    f" WHERE {its_send} AND d.story_id = s.value AND {_ITS_DELIVERY}"
+                ),
+                params,
+            )
+            return Reservation(complete=False, rows=frozenset((int(n), s) for n, s in held))
+
+        return await write(self.engine, take)
+
+    async def settle(
+        self,
+        *,
+        token: str,
+        sent: Sequence[tuple[int, str | None]],
+        released: Sequence[tuple[int, Sequence[str]]],
+        at: datetime,
+    ) -> None:
+        """Mark reserved messages sent, ``(number, the platform's message id)``, or release
+        them, ``(number, every story id it holds)``: a release deletes those rows by their
+        key. Like :meth:`reserve`, each list goes as one JSON parameter."""
+
+        async def store(conn: AsyncConnection) -> None:
+            if sent:
+                rows = self._json.table("sent", "p", number="bigint", message="text")
+                await conn.execute(
+                    text(
+                        "UPDATE sends SET state = 'sent', message_id = p.message, at = :at"
+                        f" FROM {rows} WHERE sends.reserved_by = :token"
+                        " AND sends.state = 'pending' AND sends.number = p.number"
+                    ).bindparams(bindparam("at", type_=UTCDateTime)),
+                    {"sent": json.dumps(sent), "token": token, "at": at},
+                )
+            if released:
+                numbers = self._json.values("released", "n", "bigint")
+                gone = await self._drop_sends(
+                    conn,
+                    "sends.reserved_by = :token"
+                    f" AND sends.number IN (SELECT n.value FROM {numbers})",
+                    bindparam("token", token),
+                    bindparam("released", json.dumps([number for number, _ in released])),
+                )
+                await self._drop_deliveries(conn, gone, dict(released))
+
+        await write(self.engine, store)
+
+    async def release_stale(self, *, older_than: datetime) -> int:
+        """Release reservations a dead process left pending, so their stories go out again;
+        how many messages were released."""
+
+        async def release(conn: AsyncConnection) -> int:
+            gone = await self._drop_sends(
+                conn, "sends.at < :older_than", bindparam("older_than", older_than, UTCDateTime)
+            )
+            await self._drop_deliveries(conn, gone, None)
+            return len(gone)
+
+        return await write(self.engine, release)
+
+    @staticmethod
+    async def _drop_sends(
+        conn: AsyncConnection, which: str, *values: BindParameter[Any]
+    ) -> list[tuple[Any, ...]]:
+        """Delete the pending sends ``which`` names (with these values bound): each one's
+        number, id and channel.
+
+        The sends go first: a concurrent settle of one of them then either finds it gone
+        (and the message is released whole) or has made it sent (and it stays whole)."""
+        statement = text(
+            f"DELETE FROM sends WHERE sends.state = 'pending' AND {which}"
+            " RETURNING number, id, platform, workspace, channel"
+        ).bindparams(*values)
+        return [tuple(row) for row in await conn.execute(statement)]
+
+    async def _drop_deliveries(
+        self,
+        conn: AsyncConnection,
+        sends: list[tuple[Any, ...]],
+        stories: Mapping[int, Sequence[str]] | None,
+    ) -> None:
+        """Delete the deliveries of dropped sends (as :meth:`_drop_sends` returns them): by
+        their whole key, given each send's stories by number; where they are not known (a
+        dead process's reservations), through the channel's part of the key."""
+        if not sends:
+            return
+        j = self._json
+        if stories is None:
+            rows = j.table("sends", "o", id="bigint", platform="text", workspace="text",
+                           channel="text")  # fmt: skip
+            source, story = f"{rows} CROSS JOIN deliveries AS d", ""
+            packed = [list(send[1:]) for send in sends]
+        else:
+            rows = j.table("sends", "o", id="bigint", platform="text", workspace="text",
+                           channel="text", stories="json")  # fmt: skip
+            source = f"{rows} CROSS JOIN {j.strings('o.stories', 's')} CROSS JOIN deliveries AS d"
+            story = " AND d.story_id = s.value"
+            packed = [[*send[1:], list(stories[send[0]])] for send in sends]
+        await conn.execute(
+            text(
+                "DELETE FROM deliveries WHERE (platform, workspace, channel, story_id) IN"
+                f" (SELECT d.platform, d.workspace, d.channel, d.story_id FROM {source}"
+                f" WHERE {_ITS_DELIVERY}{story})"
+            ),
+            {"sends": json.dumps(packed)},
+        )
+
+    async def forget_channel(self, channel: ChannelRef) -> None:
+        """Delete what the ledger holds of a channel: its messages and their stories."""
+        await self._forget(
+            and_(deliveries.c.platform == channel.platform,
+                 deliveries.c.workspace == channel.workspace,
+                 deliveries.c.channel == channel.channel),
+            and_(sends.c.platform == channel.platform, sends.c.workspace == channel.workspace,
+                 sends.c.channel == channel.channel),
+        )  # fmt: skip
+
+    async def forget_workspace(self, platform: str, workspace: str) -> None:
+        """Delete what the ledger holds of every channel of a workspace."""
+        await self._forget(
+            and_(deliveries.c.platform == platform, deliveries.c.workspace == workspace),
+            and_(sends.c.platform == platform, sends.c.workspace == workspace),
+        )
+
+    async def _forget(self, its_deliveries: Any, its_sends: Any) -> None:
+        async def remove(conn: AsyncConnection) -> None:
+            await conn.execute(deliveries.delete().where(its_deliveries))
+            await conn.execute(sends.delete().where(its_sends))
+
+        await write(self.engine, remove)
+
+    async def count_sent(self) -> int:
+        """Stories delivered (in messages the platforms accepted)."""
+        async with self.engine.connect() as conn:
+            return int(
+                (
+                    await conn.execute(
+                        text(
+                            "SELECT count(*) FROM deliveries AS d JOIN sends AS o"
+                            " ON o.id = d.send_id WHERE o.state = 'sent'"
+                        )
+                    )
+                ).scalar_one()
+            )
