@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from adapters.console.channel import reply_text  # noqa: E402
 from bot import regions  # noqa: E402
-from bot.app import build_core  # noqa: E402
+from bot.app import build_bot, build_core  # noqa: E402
 from bot.clock import FrozenClock  # noqa: E402
 from bot.commands import CommandContext  # noqa: E402
 from bot.config import Settings  # noqa: E402
@@ -101,7 +101,7 @@ async def measure(core_url: str, ids: list[str]) -> dict[str, list[float]]:
     settings = Settings(_env_file=None, database_url=core_url)  # type: ignore[call-arg]
     core = build_core(settings, clock=FrozenClock(NOW))
     await core.start()
-    service = core.commands()
+    service = build_bot(core, {}).commands
     ctx = CommandContext(ChannelRef("console", "bench", "#bench"), "bench", True)
     region_words = ["europe", "asia", "bxl", "lagos", "americas", "middle east"]
     makers = {

@@ -32,7 +32,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.app import build_core  # noqa: E402
+from bot.app import build_bot, build_core  # noqa: E402
 from bot.clock import FrozenClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.delivery import RateLimits  # noqa: E402
@@ -105,7 +105,7 @@ async def engine_run(url: str, port: int, limits: RateLimits) -> tuple[float, in
     core = build_core(settings, clock=FrozenClock(NOW))
     await core.start()
     async with HttpSender(f"http://127.0.0.1:{port}", limits=limits) as sender:
-        engine = core.delivery({"fake": sender}, concurrency=CONCURRENCY)
+        engine = build_bot(core, {"fake": sender}, concurrency=CONCURRENCY).delivery
         start = time.perf_counter()
         outcomes = await engine.run_due()
         elapsed = time.perf_counter() - start

@@ -1,9 +1,12 @@
-"""``build_core(settings)``: the one place the core's objects are wired together."""
+"""The one composition root: :func:`build_core` wires the stores from the settings, and
+:func:`build_bot` the running bot for a set of senders (delivery, commands, scheduled work).
+Nothing else constructs these objects."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,6 +16,7 @@ from bot.config import Settings
 from bot.delivery import DeliveryEngine, Sender
 from bot.ingest.fetch import USER_AGENT, Fetcher, ValidatorCache
 from bot.lifecycle import Lifecycle
+from bot.service import BotService
 from bot.store import db
 from bot.store.claims import PushClaims
 from bot.store.ledger import DeliveryLedger
@@ -45,27 +49,6 @@ class Core:
         """A fetcher that remembers validators in the database (use with ``async with``)."""
         return make_fetcher(self.settings, cache=self.validators)
 
-    def delivery(self, senders: Mapping[str, Sender], *, concurrency: int = 64) -> DeliveryEngine:
-        return DeliveryEngine(
-            stories=self.stories,
-            subscriptions=self.subscriptions,
-            claims=self.claims,
-            ledger=self.ledger,
-            senders=senders,
-            clock=self.clock,
-            grace=self.settings.catch_up_grace,
-            concurrency=concurrency,
-        )
-
-    def commands(self, delivery: DeliveryEngine | None = None) -> CommandService:
-        return CommandService(
-            stories=self.stories,
-            subscriptions=self.subscriptions,
-            ledger=self.ledger,
-            clock=self.clock,
-            pusher=delivery,
-        )
-
     async def start(self) -> None:
         """Apply migrations; raises if the database cannot be reached."""
         await db.upgrade(self.engine)
@@ -90,3 +73,62 @@ def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         lifecycle=Lifecycle(subscriptions, ledger, clock),
         clock=clock,
     )
+
+
+@dataclass
+class Bot:
+    """The running bot for one set of senders: what adapters are given."""
+
+    core: Core
+    delivery: DeliveryEngine
+    commands: CommandService
+    service: BotService
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        return self.core.lifecycle
+
+    async def start(self) -> None:
+        """Start the scheduled work (due-scans, alerts, feed polls)."""
+        await self.service.start()
+
+    async def stop(self) -> None:
+        """Stop the scheduled work; deliveries under way finish first."""
+        await self.service.stop()
+
+
+def build_bot(
+    core: Core,
+    senders: Mapping[str, Sender],
+    *,
+    concurrency: int = 64,
+    alerts_since: datetime | None = None,
+) -> Bot:
+    """Delivery to ``senders`` (by platform), the command service and the scheduled work,
+    over ``core``'s stores."""
+    delivery = DeliveryEngine(
+        stories=core.stories,
+        subscriptions=core.subscriptions,
+        claims=core.claims,
+        ledger=core.ledger,
+        senders=senders,
+        clock=core.clock,
+        grace=core.settings.catch_up_grace,
+        concurrency=concurrency,
+    )
+    commands = CommandService(
+        stories=core.stories,
+        subscriptions=core.subscriptions,
+        ledger=core.ledger,
+        clock=core.clock,
+        pusher=delivery,
+    )
+    service = BotService(
+        settings=core.settings,
+        clock=core.clock,
+        stories=core.stories,
+        delivery=delivery,
+        fetcher=core.fetcher,
+        alerts_since=alerts_since,
+    )
+    return Bot(core, delivery, commands, service)

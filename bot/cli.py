@@ -25,7 +25,7 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bot import regions
-from bot.app import Core, build_core, make_fetcher
+from bot.app import Core, build_bot, build_core, make_fetcher
 from bot.config import Settings, SettingsError, load_settings
 from bot.domain import Story
 from bot.ingest.sources import Parsed, expand_paths, read_source
@@ -338,13 +338,12 @@ def run(
     async def serve(core: Core) -> None:
         from adapters.console import ConsoleChannel
         from bot.samples import demo_stories
-        from bot.service import BotService
 
         if samples:
             for story in demo_stories(core.clock.now()):
                 await core.stories.save(story, now=core.clock.now())
         console = ConsoleChannel(
-            lambda sender: BotService(core, {sender.platform: sender}),
+            lambda sender: build_bot(core, {sender.platform: sender}),
             channel=channel,
             can_manage=not member,
         )

@@ -11,6 +11,7 @@ gone, or the bot lost access, it tells the core's :class:`Lifecycle`.
 
 from __future__ import annotations
 
+from bot.app import Bot
 from bot.commands import (
     ALL,
     HELP_LIMIT,
@@ -33,8 +34,9 @@ from bot.commands import (
     region_choices,
     suggestions,
 )
-from bot.delivery import DeliveryError, Outgoing, RateLimits, Sender
+from bot.delivery import DeliveryError, FailureScope, Outgoing, RateLimits, Sender
 from bot.domain import COMMAND_NAME, PREFIX, ChannelRef
+from bot.lifecycle import Lifecycle
 from bot.render.messages import (
     FORMATS,
     Format,
@@ -44,7 +46,6 @@ from bot.render.messages import (
     render_reply,
 )
 from bot.render.model import Action, Digest, Notice, PushContent, Reply, StoryCard
-from bot.service import BotService
 
 __all__ = [
     "ALL",
@@ -55,7 +56,7 @@ __all__ = [
     "PREFIX",
     "REGISTRY",
     "Action",
-    "BotService",
+    "Bot",
     "ChannelRef",
     "Choice",
     "Command",
@@ -65,8 +66,10 @@ __all__ = [
     "CommandService",
     "DeliveryError",
     "Digest",
+    "FailureScope",
     "Format",
     "Kind",
+    "Lifecycle",
     "Notice",
     "OptionSpec",
     "Outgoing",

@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 
-from bot.app import Core
-from bot.commands import CommandService
-from bot.delivery import DeliveryEngine, PushOutcome, Sender
+from bot.clock import Clock
+from bot.config import Settings
+from bot.delivery import DeliveryEngine, PushOutcome
 from bot.domain import Story
+from bot.ingest.fetch import Fetcher
 from bot.ingest.sources import read_source
+from bot.store.stories import StoryStore
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +39,25 @@ def tune_gc() -> None:
 
 
 class BotService:
+    """The scheduled work of one process (built by :func:`bot.app.build_bot`)."""
+
     def __init__(
         self,
-        core: Core,
-        senders: Mapping[str, Sender],
         *,
+        settings: Settings,
+        clock: Clock,
+        stories: StoryStore,
+        delivery: DeliveryEngine,
+        fetcher: Callable[[], Fetcher],
         alerts_since: datetime | None = None,
     ) -> None:
         """``alerts_since``: stories stored after this time are news for instant subscribers
         (by default, from :meth:`start`: those stored within the catch-up grace)."""
-        self.core = core
-        self.delivery: DeliveryEngine = core.delivery(senders)
-        self.commands: CommandService = core.commands(self.delivery)
+        self.settings = settings
+        self.clock = clock
+        self.stories = stories
+        self.delivery = delivery
+        self.fetcher = fetcher
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._watermark: datetime | None = alerts_since
         self._scan_lock = asyncio.Lock()
@@ -57,8 +66,8 @@ class BotService:
     async def start(self) -> None:
         """Start the jobs; the first due-scan (catch-up after downtime) runs at once."""
         if self._watermark is None:
-            self._watermark = self.core.clock.now() - self.core.settings.catch_up_grace
-        settings = self.core.settings
+            self._watermark = self.clock.now() - self.settings.catch_up_grace
+        settings = self.settings
         self.scheduler.add_job(
             self.scan, "interval", seconds=settings.scan_interval, next_run_time=datetime.now(UTC),
             id="due-scan", max_instances=1, coalesce=True, misfire_grace_time=None,
@@ -94,8 +103,8 @@ class BotService:
 
     async def instant_scan(self) -> int:
         """Alerts for stories stored since the last look (by this or any other process)."""
-        since = self._watermark or self.core.clock.now()
-        stories, newest = await self.core.stories.ingested_since(since)
+        since = self._watermark or self.clock.now()
+        stories, newest = await self.stories.ingested_since(since)
         if newest is not None:
             self._watermark = newest
         return await self.delivery.deliver_instant(stories)
@@ -103,12 +112,12 @@ class BotService:
     async def poll_feeds(self) -> list[Story]:
         """Fetch every configured feed (conditional GETs) and store what is new or changed."""
         changed: list[Story] = []
-        async with self.core.fetcher() as fetcher:
-            for feed in self.core.settings.feeds:
+        async with self.fetcher() as fetcher:
+            for feed in self.settings.feeds:
                 async for parsed in read_source(feed, fetcher):
                     if parsed.story is not None:
-                        outcome = await self.core.stories.save(
-                            parsed.story, now=self.core.clock.now()
+                        outcome = await self.stories.save(
+                            parsed.story, now=self.clock.now()
                         )
                         if outcome != "unchanged":
                             changed.append(parsed.story)

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.console import ConsoleSender
-from bot.app import Core, build_core
+from bot.app import Core, build_bot, build_core
 from bot.clock import FrozenClock
 from bot.delivery import (
     CLAIM_LEASE,
@@ -26,8 +26,8 @@ from bot.delivery import (
 )
 from bot.digests import DIGEST_STORY_CAP, pending_digest
 from bot.domain import ChannelRef, Insight, Story, Subscription
+from bot.render.model import Digest, Notice
 from bot.schedule import next_push_for
-from bot.service import BotService
 from bot.store.claims import PushClaims
 from bot.store.ledger import Ask, DeliveryLedger
 from bot.store.stories import StoryStore
@@ -322,7 +322,7 @@ async def test_a_later_scan_never_takes_over_a_message_left_unsettled(
 
 async def test_instant_subscribers_get_new_stories_within_a_scan(core: Core) -> None:
     printed: list[str] = []
-    service = BotService(core, {"console": ConsoleSender(printed.append)})
+    service = build_bot(core, {"console": ConsoleSender(printed.append)}).service
     channel = ChannelRef("console", "local", "#alerts")
     await subscribe(core.engine, core.clock, channel, "africa", mode="instant")  # type: ignore[arg-type]
     await service.start()
@@ -451,7 +451,7 @@ async def test_a_message_refused_three_times_pauses_with_one_notice(engine: Asyn
     news = [story(n, clock.now()) for n in range(5)]
     assert await delivery.deliver_instant(news) == 0
     await delivery.drain()  # the notice goes out in the background
-    assert len([m for m in refused.tried if m.notice]) == 1
+    assert len([m for m in refused.tried if isinstance(m.content, Notice)]) == 1
     after = await SubscriptionStore(engine).get(sub.id or 0)
     assert after is not None and after.paused and after.failures == 5
     assert after.paused_reason and after.paused_reason.startswith("paused after 3 failed")
@@ -468,7 +468,7 @@ async def test_a_channel_that_is_gone_is_paused_at_once_without_a_notice(
     news = [story(n, clock.now(), region="uk") for n in range(5)]
     assert await delivery.deliver_instant(news) == 0
     await delivery.drain()
-    assert len(gone.tried) == 1 and not gone.tried[0].notice  # one failed alert, no notice
+    assert len(gone.tried) == 1 and not isinstance(gone.tried[0].content, Notice)  # one failed alert, no notice
     for sub in subs:
         after = await SubscriptionStore(engine).get(sub.id or 0)
         assert after is not None and after.paused and after.failures == 0
@@ -529,11 +529,11 @@ async def test_feeds_are_polled_with_conditional_gets(sqlite_url: str) -> None:
         )
         await core.start()
         printed: list[str] = []
-        service = BotService(
+        service = build_bot(
             core,
             {"console": ConsoleSender(printed.append)},
             alerts_since=clock.now() - timedelta(minutes=1),
-        )
+        ).service
         await subscribe(
             core.engine, clock, ChannelRef("console", "local", "#f"), "africa", mode="instant"
         )  # type: ignore[arg-type]
@@ -562,7 +562,7 @@ async def test_rate_limits_retries_and_failures_over_http(core: Core) -> None:
         serve_platform(platform),
         HttpSender(f"http://127.0.0.1:{platform.port}", limits=limits) as sender,
     ):
-        delivery = core.delivery({"fake": sender})
+        delivery = build_bot(core, {"fake": sender}).delivery
         good = ChannelRef("fake", "g", "busy-1")
         flaky = ChannelRef("fake", "g", "flaky-1")
         gone = ChannelRef("fake", "g", "gone-1")
@@ -598,7 +598,7 @@ async def test_a_lost_channel_pauses_every_region_after_one_failure(
 ) -> None:
     platform = FakePlatform()
     async with serve_platform(platform), HttpSender(f"http://127.0.0.1:{platform.port}") as sender:
-        delivery = core.delivery({"fake": sender}, concurrency=1)
+        delivery = build_bot(core, {"fake": sender}, concurrency=1).delivery
         lost = ChannelRef("fake", "g", name)
         regions = ("europe", "africa", "east-asia")  # no overlap: each push has a story
         subs = [await subscribe(core.engine, core.clock, lost, r) for r in regions]
@@ -670,7 +670,7 @@ async def test_a_revoked_token_pauses_its_workspace_once(core: Core) -> None:
 async def test_send_now_honours_the_scope_of_a_failure(core: Core) -> None:
     platform = FakePlatform()
     async with serve_platform(platform), HttpSender(f"http://127.0.0.1:{platform.port}") as sender:
-        delivery = core.delivery({"fake": sender})
+        delivery = build_bot(core, {"fake": sender}).delivery
         await core.stories.save(story(1, core.clock.now()), now=core.clock.now())
         gone = ChannelRef("fake", "g", "gone-2")
         gone_subs = [await subscribe(core.engine, core.clock, gone, r) for r in ("europe", "uk")]
@@ -692,7 +692,7 @@ async def test_send_now_honours_the_scope_of_a_failure(core: Core) -> None:
 async def test_instant_alerts_honour_the_scope_of_a_failure(core: Core) -> None:
     platform = FakePlatform()
     async with serve_platform(platform), HttpSender(f"http://127.0.0.1:{platform.port}") as sender:
-        delivery = core.delivery({"fake": sender})
+        delivery = build_bot(core, {"fake": sender}).delivery
         revoked = [ChannelRef("fake", "w-r", f"revoked-{n}") for n in range(3)]
         gone = ChannelRef("fake", "g", "gone-3")
         for channel in (*revoked, gone, ChannelRef("fake", "g", "ok-1")):
@@ -713,7 +713,7 @@ async def test_instant_alerts_honour_the_scope_of_a_failure(core: Core) -> None:
 async def test_a_sender_without_limits_still_waits_out_a_429(core: Core) -> None:
     platform = FakePlatform(channel_limit=(1, 0.5))  # one message per half second
     async with serve_platform(platform), HttpSender(f"http://127.0.0.1:{platform.port}") as sender:
-        delivery = core.delivery({"fake": sender})  # no limits of its own: 429s pace it
+        delivery = build_bot(core, {"fake": sender}).delivery  # no limits of its own: 429s pace it
         channel = ChannelRef("fake", "g", "strict-1")
         await subscribe(core.engine, core.clock, channel, "europe", mode="instant")
         cards = [story(n, core.clock.now()) for n in range(3)]
@@ -726,7 +726,7 @@ async def test_a_sender_without_limits_still_waits_out_a_429(core: Core) -> None
 async def test_one_slow_channel_does_not_hold_up_the_others(core: Core) -> None:
     platform = FakePlatform(slow_seconds=3.0)
     async with serve_platform(platform), HttpSender(f"http://127.0.0.1:{platform.port}") as sender:
-        delivery = core.delivery({"fake": sender})
+        delivery = build_bot(core, {"fake": sender}).delivery
         item = story(7, core.clock.now(), "east-asia")
         await core.stories.save(item, now=core.clock.now())
         channels = [ChannelRef("fake", "g", "slow-1")] + [
@@ -748,7 +748,7 @@ async def test_one_slow_channel_does_not_hold_up_the_others(core: Core) -> None:
 async def test_a_slow_channel_holds_up_no_later_batch_of_a_scan(core: Core) -> None:
     platform = FakePlatform(slow_seconds=3.0)
     async with serve_platform(platform), HttpSender(f"http://127.0.0.1:{platform.port}") as sender:
-        delivery = core.delivery({"fake": sender})
+        delivery = build_bot(core, {"fake": sender}).delivery
         delivery.batch = 4  # the 31 pushes go in nine batches, the slow one among the first
         await core.stories.save(story(3, core.clock.now()), now=core.clock.now())
         channels = [ChannelRef("fake", "g", "slow-1")]
@@ -779,8 +779,8 @@ async def test_a_push_fills_its_digest_past_stories_the_channel_already_has(
             self.digests: list[list[str]] = []
 
         async def send(self, message: Outgoing) -> str | None:
-            assert message.digest is not None
-            self.digests.append([card.story_id for card in message.digest.cards])
+            assert isinstance(message.content, Digest)
+            self.digests.append([card.story_id for card in message.content.cards])
             return "m1"
 
     channel = ChannelRef("console", "t", "#full")
@@ -800,7 +800,7 @@ async def test_a_push_fills_its_digest_past_stories_the_channel_already_has(
     (stored,) = await core.subscriptions.for_channel(channel)
     preview = await pending_digest(core.stories, core.ledger, stored, core.clock.now())
     sender = Keep()
-    (outcome,) = await core.delivery({"console": sender}).run_due()
+    (outcome,) = await build_bot(core, {"console": sender}).delivery.run_due()
     assert outcome.status == "sent" and outcome.stories == DIGEST_STORY_CAP
     expected = [s.id for s in newest[3 : 3 + DIGEST_STORY_CAP]]
     assert sender.digests == [expected]  # topped up from older stories, newest first
@@ -811,7 +811,7 @@ async def test_a_push_fills_its_digest_past_stories_the_channel_already_has(
 async def test_stop_lets_deliveries_under_way_finish(core: Core) -> None:
     platform = FakePlatform(slow_seconds=0.5)
     async with serve_platform(platform), HttpSender(f"http://127.0.0.1:{platform.port}") as sender:
-        service = BotService(core, {"fake": sender})
+        service = build_bot(core, {"fake": sender}).service
         channel = ChannelRef("fake", "g", "slow-drain")
         await subscribe(core.engine, core.clock, channel, "europe")
         core.clock.advance(timedelta(days=1))

@@ -14,10 +14,9 @@ from typing import TextIO
 from bot.platform import (
     PREFIX,
     REGISTRY,
-    BotService,
+    Bot,
     ChannelRef,
     CommandContext,
-    Notice,
     Outgoing,
     RateLimits,
     Reply,
@@ -45,8 +44,7 @@ class ConsoleSender:
         self._sent = 0
 
     async def send(self, message: Outgoing) -> str | None:
-        content = message.digest or message.card or Notice(message.notice or "")
-        body = render_push(content, "text")
+        body = render_push(message.content, "text")
         self._sent += 1
         self._write(f"\n[{message.channel.channel}] signalbot:\n{body}\n")
         return f"console-{self._sent}"
@@ -57,7 +55,7 @@ class ConsoleChannel:
 
     def __init__(
         self,
-        service_factory: Callable[[ConsoleSender], BotService],
+        bot_factory: Callable[[ConsoleSender], Bot],
         *,
         channel: str = "#general",
         user: str = "you",
@@ -68,7 +66,7 @@ class ConsoleChannel:
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
         self.sender = ConsoleSender(self.write)
-        self.service = service_factory(self.sender)
+        self.bot = bot_factory(self.sender)
         self.channel = ChannelRef(PLATFORM, WORKSPACE, channel)
         self.context = CommandContext(self.channel, user, can_manage)
         self.interactive = self.stdin.isatty()
@@ -100,12 +98,12 @@ class ConsoleChannel:
             hint = f" (did you mean {PREFIX} {first}?)" if first in REGISTRY else ""
             self.write(f"Commands start with {PREFIX}{hint}; type {PREFIX} help for the list.")
             return
-        reply = await self.service.commands.handle(line, self.context)
+        reply = await self.bot.commands.handle(line, self.context)
         self.write(reply_text(reply))
 
     async def run(self) -> None:
         """Serve until end of input (or 'exit'); then let deliveries under way finish."""
-        await self.service.start()
+        await self.bot.start()
         if self.interactive:
             self.write(
                 f"signalbot console: you are in {self.channel.channel}. Type {PREFIX} help "
@@ -129,4 +127,4 @@ class ConsoleChannel:
                     break
                 await self.handle_line(line)
         finally:
-            await self.service.stop()
+            await self.bot.stop()

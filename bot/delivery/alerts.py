@@ -115,7 +115,7 @@ class Alerts:
         results = await asyncio.gather(
             *(
                 self.attempts.deliver(
-                    Outgoing(pairs[n][0].channel, card=cards[pairs[n][1].id]), refusals
+                    Outgoing(pairs[n][0].channel, cards[pairs[n][1].id]), refusals
                 )
                 for n in todo
             )

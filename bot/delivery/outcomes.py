@@ -14,7 +14,8 @@ from bot.delivery.attempts import Refusals
 from bot.delivery.inflight import InFlight
 from bot.delivery.plan import Push
 from bot.delivery.sender import DeliveryError, Outgoing, Sender
-from bot.domain import ChannelRef, Subscription
+from bot.domain import PREFIX, ChannelRef, Subscription
+from bot.render.model import Notice
 from bot.schedule import local_day, next_push
 from bot.store.claims import PushRecord
 from bot.store.subscriptions import SubscriptionStore
@@ -50,7 +51,7 @@ class PushOutcome(NamedTuple):
         if self.status == "empty":
             return (
                 f"Nothing new for {name} since the last push. "
-                f"/signals latest {self.region} shows the newest stories."
+                f"{PREFIX} latest {self.region} shows the newest stories."
             )
         return f"{name}: {self.detail}"
 
@@ -208,9 +209,9 @@ class Outcomes:
     async def _notice(self, channel: ChannelRef, region: str, reason: str) -> None:
         text = (
             f"signalbot paused this channel's {regions.get(region).name} subscription: "
-            f"{reason}. Fix the problem, then type /signals resume {region}."
+            f"{reason}. Fix the problem, then type {PREFIX} resume {region}."
         )
         try:
-            await self.senders[channel.platform].send(Outgoing(channel, notice=text))
+            await self.senders[channel.platform].send(Outgoing(channel, Notice(text)))
         except DeliveryError as error:
             log.info("pause notice to %s not delivered: %s", channel, error.reason)

@@ -73,7 +73,7 @@ def message_for(push: Push, made: Made, now: datetime) -> Outgoing | None:
     """The digest a push sends (None when it holds no stories)."""
     if not push.stories:
         return None
-    return Outgoing(push.channel, digest=made.digest(push.group.like, push.stories, now))
+    return Outgoing(push.channel, made.digest(push.group.like, push.stories, now))
 
 
 class PushLedger:

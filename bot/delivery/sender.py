@@ -7,17 +7,16 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from bot.domain import ChannelRef
-from bot.render.model import Digest, StoryCard
+from bot.render.model import PushContent
 
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One message for one channel: a digest, a single story, or a notice from the bot."""
+    """One message for one channel: what it carries is a digest, a single story (a card) or a
+    notice from the bot, each a type :mod:`bot.render` renders for every format."""
 
     channel: ChannelRef
-    digest: Digest | None = None
-    card: StoryCard | None = None
-    notice: str | None = None
+    content: PushContent
 
 
 # What a failed send says cannot take messages: this one message (the default), the channel

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from bot.app import Core
+from bot.app import Core, build_bot
 from bot.commands import CommandContext, CommandService
 from bot.delivery import Outgoing, RateLimits
 from bot.domain import ChannelRef
@@ -54,6 +54,6 @@ class Channel:
 @pytest.fixture
 async def channel(core: Core) -> AsyncIterator[Channel]:
     sender = RecordingSender()
-    delivery = core.delivery({sender.platform: sender})
-    yield Channel(core.commands(delivery), sender)
-    await delivery.drain()
+    bot = build_bot(core, {sender.platform: sender})
+    yield Channel(bot.commands, sender)
+    await bot.delivery.drain()

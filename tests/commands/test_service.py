@@ -304,13 +304,13 @@ async def test_preview_then_send_now_then_nothing_new(channel: Channel) -> None:
         in out
     )
     (pushed,) = channel.sender.sent  # the one push reached the channel
-    assert isinstance(pushed.digest, Digest) and len(pushed.digest.cards) == 3
+    assert isinstance(pushed.content, Digest) and len(pushed.content.cards) == 3
 
 
 async def test_overlapping_subscriptions_never_repeat_a_story(channel: Channel) -> None:
     out = await channel.text("/signals subscribe uk, europe", "/signals send-now")
     assert "Sent the Europe digest" in out and "Nothing new for United Kingdom" in out
-    titles = [c.title for m in channel.sender.sent if m.digest for c in m.digest.cards]
+    titles = [c.title for m in channel.sender.sent if isinstance(m.content, Digest) for c in m.content.cards]
     assert sum(t.startswith("UK to cap water company dividends") for t in titles) == 1
 
 

@@ -23,9 +23,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.delivery import DeliveryError, FailureScope, Outgoing, RateLimits
-from bot.render import discord
-from bot.render.messages import encoded_digest, render_digest
+from bot.platform import DeliveryError, FailureScope, Outgoing, RateLimits, encoded_push
 from tests.fakes.web import serve_app
 
 
@@ -133,17 +131,6 @@ JSON_BODY = {"Content-Type": "application/json"}
 CHANNEL_LOST = frozenset({10003, 50001})  # Discord's Unknown Channel and Missing Access codes
 
 
-def payload(message: Outgoing) -> dict[str, Any]:
-    """The Discord message body for an outgoing message."""
-    if message.digest is not None:
-        rendered = render_digest(message.digest, "discord")
-        assert isinstance(rendered, dict)
-        return rendered
-    if message.card is not None:
-        return discord.story_message(message.card)
-    return {"content": message.notice or "", "allowed_mentions": discord.NO_MENTIONS}
-
-
 class HttpSender:
     """Posts Discord-shaped messages to the fake platform; errors become DeliveryError."""
 
@@ -170,12 +157,8 @@ class HttpSender:
         assert self._session is not None
         url = f"{self.base_url}/channels/{message.channel.channel}/messages"
         try:
-            body_args: dict[str, Any] = (
-                {"data": encoded_digest(message.digest, "discord"), "headers": JSON_BODY}
-                if message.digest is not None
-                else {"json": payload(message)}
-            )
-            async with self._session.post(url, **body_args) as response:
+            data = encoded_push(message.content, "discord")
+            async with self._session.post(url, data=data, headers=JSON_BODY) as response:
                 body = json.loads((await response.read()).decode())
                 if response.status == 200:
                     return str(body["id"])
