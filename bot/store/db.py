@@ -102,7 +102,7 @@ async def write(
     raise AssertionError("unreachable")
 
 
-def _alembic_config(connection: Connection) -> Config:
+def alembic_config(connection: Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -114,11 +114,11 @@ def _upgrade(connection: Connection) -> None:
         # Replicas starting together: one migrates, the others wait and then find nothing to do.
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7426621)")
     if _pending(connection):
-        command.upgrade(_alembic_config(connection), "head")
+        command.upgrade(alembic_config(connection), "head")
 
 
 def _pending(connection: Connection) -> bool:
-    head = ScriptDirectory.from_config(_alembic_config(connection)).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config(connection)).get_current_head()
     return MigrationContext.configure(connection).get_current_revision() != head
 
 

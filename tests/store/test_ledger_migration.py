@@ -59,7 +59,7 @@ async def blank(blank_url: str) -> AsyncIterator[AsyncEngine]:
 
 async def _migrate(engine: AsyncEngine, how: str, revision: str) -> None:
     def run(connection: Connection) -> None:
-        getattr(command, how)(db._alembic_config(connection), revision)
+        getattr(command, how)(db.alembic_config(connection), revision)
 
     async with engine.begin() as conn:
         await conn.run_sync(run)
