@@ -10,6 +10,7 @@ through.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from bot.render.model import (
@@ -129,19 +130,33 @@ def story_message(card: StoryCard) -> dict[str, Any]:
 def digest_message(digest: Digest) -> dict[str, Any]:
     """A digest: header as content, one embed a story while they fit, and a pointer to the rest."""
     embeds: list[dict[str, Any]] = []
-    used = 0
-    for card in digest.cards[: min(EMBEDS, DIGEST_MAX_STORIES)]:
+    shown = _fill(embeds, digest.cards[:DIGEST_MAX_STORIES])
+    return {"content": _digest_content(digest, shown), "embeds": embeds,
+            "allowed_mentions": NO_MENTIONS}  # fmt: skip
+
+
+def _digest_content(digest: Digest, shown: int) -> str:
+    content = f"**{escape(digest.header)}**"
+    if shown < len(digest.cards):
+        content += f"\n…and {len(digest.cards) - shown} more: `{digest.more_hint}`"
+    return content[:CONTENT]
+
+
+def _fill(embeds: list[dict[str, Any]], cards: Sequence[StoryCard]) -> int:
+    """Add a story embed for each card while they fit the message; how many did."""
+    used = sum(embed_size(e) for e in embeds)
+    shown = 0
+    for card in cards:
+        if len(embeds) >= EMBEDS:
+            break
         try:
             embed = story_embed(card, budget=EMBEDS_TOTAL - used)
         except ValueError:
             break
         embeds.append(embed)
         used += embed_size(embed)
-    hidden = len(digest.cards) - len(embeds)
-    content = f"**{escape(digest.header)}**"
-    if hidden:
-        content += f"\n…and {hidden} more: `{digest.more_hint}`"
-    return {"content": content[:CONTENT], "embeds": embeds, "allowed_mentions": NO_MENTIONS}
+        shown += 1
+    return shown
 
 
 def custom_id(action: Action) -> str:
@@ -178,30 +193,14 @@ def reply_message(reply: Reply) -> dict[str, Any]:
     embeds: list[dict[str, Any]] = []
     if length(text) > CONTENT:
         embeds, text = _text_embeds(reply.text), ""
-    used = sum(embed_size(e) for e in embeds)
     if reply.digest is not None:
-        digest = digest_message(reply.digest)
-        text = f"{text}\n{digest['content']}".strip() if text else digest["content"]
-        for embed in digest["embeds"]:
-            if len(embeds) >= EMBEDS or used + embed_size(embed) > EMBEDS_TOTAL:
-                break
-            embeds.append(embed)
-            used += embed_size(embed)
-    shown = 0
-    for card in reply.cards:
-        if len(embeds) >= EMBEDS:
-            break
-        try:
-            embed = story_embed(card, budget=EMBEDS_TOTAL - used)
-        except ValueError:
-            break
-        embeds.append(embed)
-        used += embed_size(embed)
-        shown += 1
+        shown = _fill(embeds, reply.digest.cards[:DIGEST_MAX_STORIES])
+        text = f"{text}\n{_digest_content(reply.digest, shown)}"
+    shown = _fill(embeds, reply.cards)
     if shown < len(reply.cards):
         text += f"\n…and {len(reply.cards) - shown} more"
     return {
-        "content": cut(text.strip(), CONTENT),
+        "content": cut_utf16(text.strip(), CONTENT),
         "embeds": embeds[:EMBEDS],
         "components": _components(reply.actions),
         "allowed_mentions": NO_MENTIONS,
