@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.console import ConsoleSender
@@ -24,6 +25,9 @@ from bot.delivery import (
     RateLimits,
     Sender,
 )
+from bot.delivery.attempts import Refusals
+from bot.delivery.inflight import InFlight
+from bot.delivery.outcomes import Outcomes
 from bot.digests import DIGEST_STORY_CAP, pending_digest
 from bot.domain import ChannelRef, Insight, Story, Subscription
 from bot.render.model import Digest, Notice
@@ -428,14 +432,17 @@ class Refused:
     platform = "console"
     limits = RateLimits()
 
-    def __init__(self, scope: FailureScope = "message", workspace: str = "t") -> None:
+    def __init__(self, scope: FailureScope = "message", *workspaces: str) -> None:
         self.scope: FailureScope = scope
-        self.workspace = workspace
+        self.workspaces = workspaces or ("t",)
         self.tried: list[Outgoing] = []
+        self.delay = 0.0  # seconds each answer takes
 
     async def send(self, message: Outgoing) -> str | None:
         self.tried.append(message)
-        if message.channel.workspace != self.workspace:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if message.channel.workspace not in self.workspaces:
             return "ok"
         if self.scope == "message":
             raise DeliveryError("Cannot send an empty message (HTTP 400)", permanent=True)
@@ -494,7 +501,7 @@ async def test_a_workspace_refused_in_a_scan_is_paused_at_once_and_tried_no_more
     ]
     kept = [await subscribe(engine, clock, ChannelRef("console", "t", f"#k{n}")) for n in range(3)]
     clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
-    refusing = Refused(scope, workspace="lost")
+    refusing = Refused(scope, "lost")
     outcomes = await engine_for(
         engine, clock, {"console": refusing}, concurrency=1, batch=5
     ).run_due()
@@ -512,6 +519,91 @@ async def test_a_workspace_refused_in_a_scan_is_paused_at_once_and_tried_no_more
     for sub in kept:
         after = await store.get(sub.id or 0)
         assert after is not None and not after.paused and after.last_result == "sent 1 stories"
+
+
+async def test_two_workspaces_refused_in_one_scan_are_both_paused(engine: AsyncEngine) -> None:
+    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    await StoryStore(engine).save(story(1, datetime(2026, 11, 25, 5, 0, tzinfo=UTC)), now=clock.now())
+    kept = [await subscribe(engine, clock, ChannelRef("console", "t", f"#k{n}")) for n in range(3)]
+    lost = [  # the second workspace is refused while the first one's pause is being written
+        await subscribe(engine, clock, ChannelRef("console", f"lost-{min(1, n // 4)}", f"#l{n}"))
+        for n in range(40)
+    ]
+    clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
+    refusing = Refused("token", "lost-0", "lost-1")
+    refusing.delay = 0.002
+    delivery = engine_for(engine, clock, {"console": refusing}, concurrency=2, batch=5)
+    outcomes = await delivery.run_due()
+    assert Counter(o.status for o in outcomes)["sent"] == 3
+    store = SubscriptionStore(engine)
+    for sub in lost:
+        after = await store.get(sub.id or 0)
+        assert after is not None and after.paused, sub.channel
+    for sub in kept:
+        after = await store.get(sub.id or 0)
+        assert after is not None and not after.paused and after.last_result == "sent 1 stories"
+    async with engine.connect() as conn:  # every claim was released
+        assert (await conn.execute(text("SELECT count(*) FROM push_claims"))).scalar_one() == 0
+
+
+async def test_a_refusal_noted_while_pauses_are_written_is_paused_too(
+    engine: AsyncEngine,
+) -> None:
+    """The scan's senders go on while a write-back pauses what was refused: a workspace
+    refused meanwhile is paused as well (and nothing breaks the loop over the refusals)."""
+    refusals = Refusals()
+    later = ChannelRef("console", "w-2", "#b")
+
+    class Store(SubscriptionStore):
+        async def pause_workspace(
+            self, platform: str, workspace: str, *, reason: str, now: datetime
+        ) -> int:
+            paused = await super().pause_workspace(platform, workspace, reason=reason, now=now)
+            refusals.note(later, DeliveryError("token_revoked", scope="token"))  # meanwhile
+            return paused
+
+    clock = FrozenClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    first = await subscribe(engine, clock, ChannelRef("console", "w-1", "#a"))
+    second = await subscribe(engine, clock, later)
+    refusals.note(first.channel, DeliveryError("account_inactive", scope="token"))
+    outcomes = Outcomes(Store(engine), {}, InFlight())
+    await outcomes.pause_refused(refusals, clock.now())
+    await outcomes.pause_refused(refusals, clock.now())  # the next batch's write-back
+    for sub in (first, second):
+        after = await SubscriptionStore(engine).get(sub.id or 0)
+        assert after is not None and after.paused
+
+
+async def test_a_token_refused_for_the_whole_platform_pauses_nothing(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    await StoryStore(engine).save(story(1, datetime(2026, 11, 25, 5, 0, tzinfo=UTC)), now=clock.now())
+    subs = [
+        await subscribe(engine, clock, ChannelRef("console", f"guild-{n}", "#news"))
+        for n in range(6)
+    ]
+    clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
+    refusing = Refused("platform", *(f"guild-{n}" for n in range(6)))
+    outcomes = await engine_for(engine, clock, {"console": refusing}, concurrency=1).run_due()
+    assert len(refusing.tried) == 1  # the first refusal stops the rest
+    assert Counter(o.status for o in outcomes) == {"retrying": 6}
+    assert "refused the bot's token" in caplog.text
+    for sub in subs:
+        after = await SubscriptionStore(engine).get(sub.id or 0)
+        assert after is not None and not after.paused and after.failures == 0
+        assert after.next_push_at == clock.now() + timedelta(minutes=10)  # tried again soon
+
+
+async def test_send_now_tries_a_lost_channel_once_for_all_its_regions(engine: AsyncEngine) -> None:
+    clock = FrozenClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
+    await StoryStore(engine).save(story(1, clock.now(), region="uk"), now=clock.now())
+    channel = ChannelRef("console", "t", "#gone")
+    subs = [await subscribe(engine, clock, channel, r) for r in ("europe", "uk")]
+    gone = Refused("channel")
+    outcomes = await engine_for(engine, clock, {"console": gone}).push_now(subs)
+    assert [o.status for o in outcomes] == ["paused", "paused"]
+    assert len(gone.tried) == 1
 
 
 async def test_feeds_are_polled_with_conditional_gets(sqlite_url: str) -> None:
@@ -674,13 +766,13 @@ async def test_send_now_honours_the_scope_of_a_failure(core: Core) -> None:
         await core.stories.save(story(1, core.clock.now()), now=core.clock.now())
         gone = ChannelRef("fake", "g", "gone-2")
         gone_subs = [await subscribe(core.engine, core.clock, gone, r) for r in ("europe", "uk")]
-        outcome = await delivery.push_now(gone_subs[0])
+        (outcome,) = await delivery.push_now(gone_subs[:1])
         assert outcome.status == "paused"
         assert outcome.detail.endswith(f"{CHANNEL_LOST}: Unknown Channel (HTTP 404)")
         assert all(s.paused for s in await core.subscriptions.for_channel(gone))
         revoked = [ChannelRef("fake", "w", f"revoked-{n}") for n in range(2)]
         revoked_subs = [await subscribe(core.engine, core.clock, c) for c in revoked]
-        assert (await delivery.push_now(revoked_subs[0])).status == "paused"
+        assert (await delivery.push_now(revoked_subs[:1]))[0].status == "paused"
         await delivery.drain()
     for sub in revoked_subs:  # the workspace's other channel too
         after = await core.subscriptions.get(sub.id or 0)

@@ -71,11 +71,8 @@ async def send_now(service: CommandService, ctx: CommandContext, request: Comman
     subs = await service.channel_subscriptions(ctx, request.text("region"), "send")
     if service.pusher is None:
         raise CommandError("Sending is not available in this process.")
-    lines = []
-    for sub in subs:
-        outcome = await service.pusher.push_now(sub)
-        lines.append(outcome.summary)
-    return Reply("\n".join(lines))
+    outcomes = await service.pusher.push_now(subs)
+    return Reply("\n".join(outcome.summary for outcome in outcomes))
 
 
 @command(

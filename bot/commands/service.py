@@ -8,7 +8,7 @@ who sees the answer and which buttons it offers are decided here, once for every
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -43,9 +43,9 @@ class PushOutcomeLike(Protocol):
 
 
 class Pusher(Protocol):
-    """Sends a subscription's digest now (the delivery engine)."""
+    """Sends subscriptions' digests now (the delivery engine)."""
 
-    async def push_now(self, sub: Subscription) -> PushOutcomeLike: ...
+    async def push_now(self, subs: Sequence[Subscription]) -> Sequence[PushOutcomeLike]: ...
 
 
 def error_reply(text: str) -> Reply:

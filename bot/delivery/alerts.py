@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from bot import regions
 from bot.clock import Clock
@@ -46,8 +46,13 @@ class Alerts:
         self.in_flight = in_flight
         self.clock = clock
 
-    async def push_now(self, sub: Subscription) -> PushOutcome:
-        """Deliver a subscription's digest now; the scheduled push then carries only newer."""
+    async def push_now(self, subs: Sequence[Subscription]) -> list[PushOutcome]:
+        """Deliver each subscription's digest now (the scheduled push then carries only what
+        is newer). A channel or workspace refused for one is not tried again for the next."""
+        refusals = Refusals()
+        return [await self._push_now(sub, refusals) for sub in subs]
+
+    async def _push_now(self, sub: Subscription, refusals: Refusals) -> PushOutcome:
         if sub.id is None:
             raise ValueError("send-now needs a stored subscription")
         now = self.clock.now()
@@ -59,7 +64,6 @@ class Alerts:
         push = Push(group, sub.id, sub.channel)
         await self.ledger.reserve([push], token)
         message = message_for(push, Made(), now)
-        refusals = Refusals()
         result = await self.attempts.deliver(message, refusals) if message is not None else EMPTY
         await self.ledger.settle(token, [push], [result])
         status, detail, _ = result

@@ -31,17 +31,26 @@ class Refusals:
     alerts): channels and workspaces that cannot take messages. A later message to one of
     them is not sent: it fails as the first did, without a request."""
 
-    __slots__ = ("channels", "paused", "workspaces")
+    __slots__ = ("channels", "paused", "platforms", "workspaces")
 
     def __init__(self) -> None:
         self.channels: dict[ChannelRef, DeliveryError] = {}
         self.workspaces: dict[tuple[str, str], DeliveryError] = {}
+        self.platforms: dict[str, DeliveryError] = {}  # the bot's own token refused
         self.paused: set[ChannelRef | tuple[str, str]] = set()  # what was paused for it
 
     def note(self, channel: ChannelRef, error: DeliveryError) -> None:
         """A failure whose scope is wider than its message."""
         if error.scope == "channel":
             self.channels.setdefault(channel, error)
+        elif error.scope == "platform":
+            if channel.platform not in self.platforms:
+                log.error(
+                    "%s refused the bot's token (%s): nothing more is sent there until the "
+                    "token setting is fixed; pushes due meanwhile are retried, none is paused",
+                    channel.platform, error.reason,
+                )  # fmt: skip
+            self.platforms.setdefault(channel.platform, error)
         else:
             self.workspaces.setdefault((channel.platform, channel.workspace), error)
 
@@ -78,6 +87,10 @@ class Attempts:
             refused = refusals.refusal(message.channel)
             if refused is not None:
                 return "failed", refused.reason, None
+        if refusals is not None and refusals.platforms:
+            refused = refusals.platforms.get(message.channel.platform)
+            if refused is not None:
+                return "retrying", refused.reason, None
         sender = self.senders[message.channel.platform]
         limiter = self.limiters[message.channel.platform]
         attempt = waits = 0
@@ -91,6 +104,12 @@ class Attempts:
                 message_id = await sender.send(message)
                 return "sent", "", message_id
             except DeliveryError as error:
+                if error.scope == "platform":  # the operator's to fix: tried again later
+                    if refusals is not None:
+                        refusals.note(message.channel, error)
+                    else:
+                        log.error("%s refused the bot's token: %s", sender.platform, error.reason)
+                    return "retrying", error.reason, None
                 if error.permanent:
                     if error.scope != "message" and refusals is not None:
                         refusals.note(message.channel, error)

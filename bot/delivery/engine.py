@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TypeVar
 
@@ -70,9 +70,10 @@ class DeliveryEngine:
             batch=self.batch,
         ).run()  # fmt: skip
 
-    async def push_now(self, sub: Subscription) -> PushOutcome:
-        """Deliver a subscription's digest now; the scheduled push then carries only newer."""
-        return await self.alerts.push_now(sub)
+    async def push_now(self, subs: Sequence[Subscription]) -> list[PushOutcome]:
+        """Deliver these subscriptions' digests now; their scheduled pushes then carry only
+        what is newer."""
+        return await self.alerts.push_now(subs)
 
     async def deliver_instant(self, stories: Iterable[Story]) -> int:
         """Send each new story to the instant subscribers it matches; how many went out."""

@@ -177,12 +177,13 @@ class Outcomes:
         """Pause every subscription of each channel and workspace refused (and not yet
         paused for it): one write per workspace, one per reason for the channels. No notice:
         it could not arrive."""
-        for key, error in refusals.workspaces.items():
+        # copies: the scan's senders note more refusals while these writes wait
+        for key, error in list(refusals.workspaces.items()):
             if key not in refusals.paused:
                 await self.subscriptions.pause_workspace(*key, reason=scope_reason(error), now=now)
                 refusals.paused.add(key)
         channels: dict[str, list[ChannelRef]] = {}
-        for channel, error in refusals.channels.items():
+        for channel, error in list(refusals.channels.items()):
             if channel not in refusals.paused and (
                 (channel.platform, channel.workspace) not in refusals.workspaces
             ):

@@ -20,9 +20,10 @@ class Outgoing:
 
 
 # What a failed send says cannot take messages: this one message (the default), the channel
-# (gone, the bot removed from it, access lost), the workspace (the app uninstalled) or the
-# bot's token for the workspace (revoked or refused).
-FailureScope = Literal["message", "channel", "workspace", "token"]
+# (gone, the bot removed from it, access lost), the workspace (the app uninstalled), the
+# bot's token for the workspace (revoked or refused), or the whole platform (the bot's one
+# token for every workspace refused: the operator must fix a setting; nothing is paused).
+FailureScope = Literal["message", "channel", "workspace", "token", "platform"]
 
 
 class DeliveryError(Exception):
