@@ -113,5 +113,7 @@ def load_settings(**overrides: Any) -> Settings:
 
 
 def _secret(field: str) -> bool:
+    if field == "database_url":  # it may hold a password
+        return True
     annotation = Settings.model_fields[field].annotation if field in Settings.model_fields else None
     return "SecretStr" in str(annotation)

@@ -39,6 +39,17 @@ def test_good_settings_are_read_and_normalised(monkeypatch: pytest.MonkeyPatch) 
     assert settings.log_level == "DEBUG" and settings.catch_up_grace == timedelta(seconds=90)
 
 
+@pytest.mark.parametrize(
+    "url", ["mysql://bob:hunter2@db/x", "postgresql://bob:hunter2@db:notaport/x", "::bob:hunter2@x"]
+)
+def test_a_database_password_is_never_echoed(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("SIGNALBOT_DATABASE_URL", url)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None)
+    assert str(raised.value).startswith("SIGNALBOT_DATABASE_URL: ")
+    assert "hunter2" not in str(raised.value)
+
+
 def test_a_secret_is_never_echoed() -> None:
     with pytest.raises(SettingsError) as raised:
         load_settings(_env_file=None, discord_token=987654321)

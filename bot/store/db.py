@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,13 +31,21 @@ class DatabaseURLError(ValueError):
     """The database URL setting cannot be used; the message says why."""
 
 
+_PASSWORD = re.compile(r":[^:@/\s]*@")
+
+
+def redact(raw: str) -> str:
+    """A database URL as it may be shown: any password replaced by ***."""
+    return _PASSWORD.sub(":***@", raw)
+
+
 def normalise_url(raw: str) -> URL:
     """Accept the URL spellings people use and pick the async driver for each database."""
     try:
         url = make_url(raw.strip())
     except ArgumentError:
         raise DatabaseURLError(
-            f"{raw!r} is not a database URL (expected sqlite+aiosqlite:///path/to/file.db "
+            f"{redact(raw)!r} is not a database URL (expected sqlite+aiosqlite:///path/to/file.db "
             "or postgresql+asyncpg://user@host/db)"
         ) from None
     backend = url.get_backend_name()
@@ -44,7 +53,9 @@ def normalise_url(raw: str) -> URL:
         return url.set(drivername="sqlite+aiosqlite")
     if backend in ("postgresql", "postgres"):
         return url.set(drivername="postgresql+asyncpg")
-    raise DatabaseURLError(f"unsupported database {backend!r} in {raw!r}: use SQLite or PostgreSQL")
+    raise DatabaseURLError(
+        f"unsupported database {backend!r} in {redact(raw)!r}: use SQLite or PostgreSQL"
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
