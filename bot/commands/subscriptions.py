@@ -17,7 +17,7 @@ from bot.domain import PREFIX, DeliveryMode, Filters, Subscription
 from bot.render.model import Action, Reply
 from bot.schedule import next_push_for
 
-MAX_BUTTONS = 5  # Slack and Discord both show five buttons in a row
+MAX_BUTTONS = 4  # a row holds five buttons: these, and the one that posts a lookup
 
 
 def unsubscribe_button(region_key: str) -> Action:

@@ -42,6 +42,7 @@ DIGEST_MAX_STORIES = 10
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
 COLOUR = 0x2B6CB0
 BUTTONS_PER_ROW = 5
+ROWS = 5
 BUTTON_LABEL = 80
 CUSTOM_ID = 100
 EPHEMERAL = 1 << 6  # message flag: only the person who asked sees it
@@ -165,6 +166,7 @@ def custom_id(action: Action) -> str:
 
 
 def _components(actions: tuple[Action, ...]) -> list[dict[str, Any]]:
+    """The buttons, five to a row (Discord holds five rows)."""
     buttons = [
         {
             "type": 2,
@@ -174,16 +176,18 @@ def _components(actions: tuple[Action, ...]) -> list[dict[str, Any]]:
         }
         for action in actions
         if len(custom_id(action)) <= CUSTOM_ID
-    ][:BUTTONS_PER_ROW]
-    return [{"type": 1, "components": buttons}] if buttons else []
+    ][: BUTTONS_PER_ROW * ROWS]
+    return [
+        {"type": 1, "components": buttons[start : start + BUTTONS_PER_ROW]}
+        for start in range(0, len(buttons), BUTTONS_PER_ROW)
+    ]
 
 
 def _text_embeds(text: str) -> list[dict[str, Any]]:
-    """Text too long for a message's content, as embed descriptions."""
-    return [
-        {"type": "rich", "description": piece, "color": COLOUR}
-        for piece in chunks(escape(text), EMBED_DESCRIPTION)
-    ]
+    """Text too long for a message's content, as embed descriptions (as much as one message
+    holds: a longer text ends in "…")."""
+    pieces = chunks(text, EMBED_DESCRIPTION, escape, total=EMBEDS_TOTAL)
+    return [{"type": "rich", "description": piece, "color": COLOUR} for piece in pieces]
 
 
 def reply_message(reply: Reply) -> dict[str, Any]:
@@ -204,6 +208,7 @@ def reply_message(reply: Reply) -> dict[str, Any]:
         "embeds": embeds[:EMBEDS],
         "components": _components(reply.actions),
         "allowed_mentions": NO_MENTIONS,
+        "flags": EPHEMERAL if reply.private else 0,
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cached_property
@@ -85,26 +85,57 @@ def cut_utf16(text: str, limit: int) -> str:
     return text
 
 
-def chunks(text: str, limit: int) -> list[str]:
-    """Text in pieces of at most ``limit`` characters (UTF-16), split between lines where
-    it can and inside a line only where one line is longer than a piece."""
+def _as_is(text: str) -> str:
+    return text
+
+
+def _segments(line: str, limit: int, escape: Callable[[str], str]) -> Iterator[str]:
+    """One line escaped, in segments of at most ``limit``: a line too long is cut (at a space
+    where one is near) before escaping, so no escape sequence is ever split."""
+    escaped = escape(line)
+    while utf16_length(escaped) > limit:
+        low, high = 1, len(line)  # the longest head whose escaped form fits
+        while low < high:
+            middle = (low + high + 1) // 2
+            if utf16_length(escape(line[:middle])) <= limit:
+                low = middle
+            else:
+                high = middle - 1
+        space = line.rfind(" ", 0, low)
+        head = space if space > low // 2 else low
+        yield escape(line[:head])
+        line = line[head:].lstrip(" ")
+        escaped = escape(line)
+    yield escaped
+
+
+def chunks(
+    text: str,
+    limit: int,
+    escape: Callable[[str], str] = _as_is,
+    *,
+    total: int | None = None,
+) -> list[str]:
+    """``text`` escaped, in pieces of at most ``limit`` characters (UTF-16), split between
+    lines where it can. Escaping works line by line, so each piece is escaped on its own
+    terms. With ``total``, the pieces stop before their sum passes it, the last ending "…"."""
     pieces: list[str] = []
     current = ""
+    used = 0  # characters in closed pieces
     for line in text.split("\n"):
-        while utf16_length(line) > limit:
-            head = line[:limit]
-            while utf16_length(head) > limit:
-                head = head[:-1]
-            if current:
+        for segment in _segments(line, limit, escape):
+            joined = f"{current}\n{segment}" if current else segment
+            if current and utf16_length(joined) > limit:
                 pieces.append(current)
-                current = ""
-            pieces.append(head)
-            line = line[len(head) :]
-        joined = f"{current}\n{line}" if current else line
-        if current and utf16_length(joined) > limit:
-            pieces.append(current)
-            joined = line
-        current = joined
+                used += utf16_length(current)
+                current, joined = "", segment
+            if total is not None and used + utf16_length(joined) + 2 > total:
+                if current.strip():
+                    pieces.append(current)
+                if pieces and utf16_length(pieces[-1]) + 2 <= limit:
+                    pieces[-1] += "\n…"
+                return [piece for piece in pieces if piece.strip()]
+            current = joined
     if current:
         pieces.append(current)
     return [piece for piece in pieces if piece.strip()]

@@ -195,7 +195,7 @@ def reply_message(reply: Reply) -> dict[str, Any]:
     answer: its text, its stories or digest, and its buttons, within Slack's limits."""
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": _mrkdwn(piece)}
-        for piece in chunks(escape(reply.text), SECTION_TEXT)
+        for piece in chunks(reply.text, SECTION_TEXT, escape)
     ]
     actions = _actions(reply.actions)
     room = MAX_BLOCKS - len(actions) - 1  # one left for "…and N more"
@@ -217,6 +217,7 @@ def reply_message(reply: Reply) -> dict[str, Any]:
     if not summary and reply.digest is not None:
         summary = reply.digest.header
     return {
+        "response_type": "ephemeral" if reply.private else "in_channel",
         "text": _fallback(summary),
         "blocks": blocks,
         "unfurl_links": False,
@@ -230,7 +231,7 @@ def notice_message(notice: Notice) -> dict[str, Any]:
         "text": _fallback(notice.text),
         "blocks": [
             {"type": "section", "text": _mrkdwn(piece)}
-            for piece in chunks(escape(notice.text), SECTION_TEXT)
+            for piece in chunks(notice.text, SECTION_TEXT, escape)
         ][:MAX_BLOCKS],
         "unfurl_links": False,
         "unfurl_media": False,

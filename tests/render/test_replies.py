@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bot.domain import Story
@@ -56,7 +56,7 @@ def assert_discord_reply_limits(payload: dict[str, Any]) -> None:
         assert discord.length(embed.get("title", "")) <= discord.EMBED_TITLE
         assert discord.length(embed.get("description", "")) <= discord.EMBED_DESCRIPTION
     rows = payload.get("components", [])
-    assert len(rows) <= 5
+    assert len(rows) <= discord.ROWS
     for row in rows:
         assert row["type"] == 1 and 1 <= len(row["components"]) <= discord.BUTTONS_PER_ROW
         for button in row["components"]:
@@ -66,6 +66,7 @@ def assert_discord_reply_limits(payload: dict[str, Any]) -> None:
 
 @SETTINGS
 @given(replies)
+@example(Reply("a&b" * 3000))
 def test_a_reply_fits_slack_and_says_nothing_it_should_not(reply: Reply) -> None:
     payload = render_reply(reply, "slack")
     assert isinstance(payload, dict)
@@ -84,6 +85,8 @@ def test_a_reply_fits_slack_and_says_nothing_it_should_not(reply: Reply) -> None
 
 @SETTINGS
 @given(replies)
+@example(Reply("x" * 6500))
+@example(Reply("*bc:" * 3000))
 def test_a_reply_fits_discord_and_says_nothing_it_should_not(reply: Reply) -> None:
     payload = render_reply(reply, "discord")
     assert isinstance(payload, dict)
@@ -103,8 +106,15 @@ def test_a_long_answer_is_split_not_cut() -> None:
     discord_payload = render_reply(reply, "discord")
     assert isinstance(discord_payload, dict)
     assert discord_payload["content"] == ""
+    # Discord holds 6,000 characters of embeds: as many whole lines as fit, then "…"
     described = "\n".join(e["description"] for e in discord_payload["embeds"])
-    assert described == discord.escape(reply.text)
+    assert described.endswith("\n…") and len(described) <= discord.EMBEDS_TOTAL
+    shown = described.removesuffix("\n…")
+    assert discord.escape(reply.text).startswith(shown) and len(shown) > 5000
+    short = render_reply(Reply("\n".join(lines[:80])), "discord")  # about 5,400: all of it
+    assert isinstance(short, dict)
+    described = "\n".join(e["description"] for e in short["embeds"])
+    assert described == discord.escape("\n".join(lines[:80]))
 
 
 def test_buttons_carry_the_command_they_run() -> None:
@@ -156,3 +166,9 @@ def test_a_notice_is_inert_everywhere(text: str) -> None:
     assert_discord_reply_limits(discord_payload)
     assert_discord_inert(discord_payload["content"])
     assert render_push(notice, "text") == notice.text
+
+
+def test_a_long_notice_stays_inside_discords_limits() -> None:
+    payload = render_push(Notice("y" * 8000), "discord")
+    assert isinstance(payload, dict)
+    assert_discord_reply_limits(payload)
