@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from bot import regions
+from bot.commands.parsing import action
 from bot.commands.registry import REGISTRY, CommandContext, CommandRequest, Kind, Param, command
 from bot.commands.service import CommandService
 from bot.commands.wording import CommandError, stories_word, suggest
@@ -20,9 +21,8 @@ REGION_HELP = "A region key, bureau or name: europe, bxl, middle east, sg (see /
 
 def more_from(region_key: str) -> Action:
     """The button for the newest stories of a region."""
-    return Action(
-        "more", f"More from {regions.get(region_key).name}", f"{PREFIX} latest {region_key}"
-    )
+    request = CommandRequest("latest", {"region": region_key})
+    return action(REGISTRY, "more", f"More from {regions.get(region_key).name}", request)
 
 
 @command(
@@ -152,7 +152,7 @@ async def search(service: CommandService, ctx: CommandContext, request: CommandR
 async def story(service: CommandService, ctx: CommandContext, request: CommandRequest) -> Reply:
     key = request.text("story") or ""
     if not key:
-        raise CommandError(REGISTRY["story"].param("story").missing or "")
+        raise CommandError(service.registry["story"].param("story").missing or "")
     found = await service.stories.find(key)
     if found is None:
         if key.startswith(("http://", "https://")) or looks_like_story_id(key.lower()):

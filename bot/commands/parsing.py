@@ -8,6 +8,7 @@ with :func:`read_value`, so a region, a time or a zone means the same whichever 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import time
@@ -16,6 +17,7 @@ from bot import regions
 from bot.commands.registry import ALL, Command, CommandRequest, Kind, Param, Registry, Value
 from bot.commands.wording import CommandError, suggest, unknown_command
 from bot.domain import PREFIX, WEEKDAYS
+from bot.render.model import Action, ActionKind
 from bot.schedule import (
     ALL_DAYS,
     ScheduleError,
@@ -322,3 +324,32 @@ def command_line(registry: Registry, request: CommandRequest) -> str:
         if param.name in request.args:
             parts.extend([param.flag_word, _show(param, request.args[param.name])])
     return " ".join(parts)
+
+
+def request_payload(registry: Registry, request: CommandRequest) -> str:
+    """A request as a button carries it: each value as it would be typed, read back by
+    :func:`read_payload` as typed options are (exactly: no text has to be taken apart)."""
+    command = registry[request.command]
+    shown = {name: _show(command.param(name), value) for name, value in request.args.items()}
+    return json.dumps([request.command, shown], ensure_ascii=False, separators=(",", ":"))
+
+
+def read_payload(registry: Registry, payload: str) -> CommandRequest:
+    """The request a button carried; a CommandError if it is not one (an old or forged
+    button)."""
+    try:
+        name, options = json.loads(payload)
+        if not isinstance(name, str) or not isinstance(options, dict):
+            raise ValueError(payload)
+        if not all(isinstance(v, str) for v in options.values()):
+            raise ValueError(payload)
+        return parse_options(find_command(registry, name), options)
+    except (ValueError, TypeError, CommandError):
+        raise CommandError(
+            f"That button no longer works. Type the command instead ({PREFIX} help lists them)."
+        ) from None
+
+
+def action(registry: Registry, kind: ActionKind, label: str, request: CommandRequest) -> Action:
+    """A button that runs ``request``."""
+    return Action(kind, label, command_line(registry, request), request_payload(registry, request))

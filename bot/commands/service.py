@@ -15,10 +15,12 @@ from typing import Protocol
 from bot import regions
 from bot.clock import Clock
 from bot.commands.parsing import (
+    action,
     command_line,
     find_command,
     parse_args,
     parse_options,
+    read_payload,
     split_command,
 )
 from bot.commands.registry import ALL, REGISTRY, Command, CommandContext, CommandRequest, Registry
@@ -29,7 +31,7 @@ from bot.commands.wording import (
     not_a_manager,
 )
 from bot.domain import PREFIX, Subscription
-from bot.render.model import Action, Reply
+from bot.render.model import Action, ActionKind, Reply
 from bot.store.ledger import DeliveryLedger
 from bot.store.stories import StoryStore
 from bot.store.subscriptions import SubscriptionStore
@@ -124,8 +126,26 @@ class CommandService:
             return replace(reply, private=True, actions=())
         if command.manages:  # a change to the channel: everyone sees it
             return replace(reply, private=False)
-        post = Action("post", "Post to channel", self.command_line(request))
+        post = self.action("post", "Post to channel", request)
         return replace(reply, private=True, actions=(*reply.actions, post))
+
+    async def press(self, kind: str, payload: str, ctx: CommandContext) -> Reply:
+        """Answer a button pressed under an earlier reply: ``kind`` and ``payload`` as the
+        button carried them (its :class:`~bot.render.model.Action`). ``post`` shows the
+        answer to the whole channel."""
+        try:
+            request = read_payload(self.registry, payload)
+        except CommandError as error:
+            return error_reply(str(error))
+        reply = await self.run(request, ctx)
+        if kind == "post" and reply.ok:
+            kept = tuple(a for a in reply.actions if a.kind != "post")
+            return replace(reply, private=False, actions=kept)
+        return reply
+
+    def action(self, kind: ActionKind, label: str, request: CommandRequest) -> Action:
+        """A button that runs ``request`` for whoever presses it."""
+        return action(self.registry, kind, label, request)
 
     # what several commands need
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot import regions
-from bot.commands.registry import ALL, CommandContext, CommandRequest, Kind, Param, command
+from bot.commands.parsing import action
+from bot.commands.registry import (
+    ALL,
+    REGISTRY,
+    CommandContext,
+    CommandRequest,
+    Kind,
+    Param,
+    command,
+)
 from bot.commands.service import CommandService
 from bot.commands.wording import (
     NO_SUBSCRIPTIONS,
@@ -22,7 +31,8 @@ MAX_BUTTONS = 4  # a row holds five buttons: these, and the one that posts a loo
 
 def unsubscribe_button(region_key: str) -> Action:
     name = regions.get(region_key).name
-    return Action("unsubscribe", f"Unsubscribe {name}", f"{PREFIX} unsubscribe {region_key}")
+    request = CommandRequest("unsubscribe", {"region": region_key})
+    return action(REGISTRY, "unsubscribe", f"Unsubscribe {name}", request)
 
 
 @command(

@@ -160,9 +160,22 @@ def _fill(embeds: list[dict[str, Any]], cards: Sequence[StoryCard]) -> int:
     return shown
 
 
+CUSTOM_ID_PREFIX = "signals:"
+_KINDS = ("post", "more", "unsubscribe")
+
+
 def custom_id(action: Action) -> str:
-    """A button's id: the command line it runs (Discord allows 100 characters)."""
-    return f"signals:{action.kind}:{action.command}"
+    """A button's id: its kind and payload (Discord allows 100 characters: a button whose
+    payload is longer is left out)."""
+    return f"{CUSTOM_ID_PREFIX}{action.kind}:{action.payload}"
+
+
+def pressed(custom: str) -> tuple[str, str] | None:
+    """The kind and payload of a button of ours, from its ``custom_id``."""
+    if not custom.startswith(CUSTOM_ID_PREFIX):
+        return None
+    kind, _, payload = custom.removeprefix(CUSTOM_ID_PREFIX).partition(":")
+    return (kind, payload) if kind in _KINDS and payload else None
 
 
 def _components(actions: tuple[Action, ...]) -> list[dict[str, Any]]:

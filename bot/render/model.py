@@ -312,8 +312,10 @@ ActionKind = Literal["post", "more", "unsubscribe"]
 
 @dataclass(frozen=True)
 class Action:
-    """A button a platform may offer under a reply: it runs ``command``, a command line such
-    as ``/signals latest europe``, for whoever presses it.
+    """A button a platform may offer under a reply: pressed, it runs a command for whoever
+    pressed it. ``command`` is that command as a line (``/signals latest europe``), for
+    people; ``payload`` is the same request as the button carries it (the platform sends it
+    back on a press, for ``CommandService.press``).
 
     ``post`` runs the same lookup again and shows the answer to the whole channel; ``more``
     and ``unsubscribe`` are ordinary commands (an unsubscribe still needs permission)."""
@@ -321,6 +323,7 @@ class Action:
     kind: ActionKind
     label: str
     command: str
+    payload: str
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,17 @@ def digest_message(digest: Digest) -> dict[str, Any]:
     }
 
 
+ACTION_PREFIX = "signals-"
+
+
+def pressed(action_id: str) -> str | None:
+    """The kind of button an ``action_id`` of ours names (its value is the payload)."""
+    if not action_id.startswith(ACTION_PREFIX):
+        return None
+    kind = action_id.removeprefix(ACTION_PREFIX).rpartition("-")[0]
+    return kind if kind in _DEFAULT_LABELS else None
+
+
 _DEFAULT_LABELS = {"post": "Post to channel", "more": "More", "unsubscribe": "Unsubscribe"}
 
 
@@ -158,9 +169,9 @@ def _button(action: Action, index: int) -> dict[str, Any]:
     label = cut_utf16(" ".join(action.label.split()), BUTTON_TEXT) or _DEFAULT_LABELS[action.kind]
     button: dict[str, Any] = {
         "type": "button",
-        "action_id": f"signals-{action.kind}-{index}",
+        "action_id": f"{ACTION_PREFIX}{action.kind}-{index}",
         "text": {"type": "plain_text", "text": label, "emoji": False},
-        "value": action.command,
+        "value": action.payload,
     }
     if action.kind == "unsubscribe":
         button["style"] = "danger"
@@ -171,7 +182,7 @@ def _actions(actions: tuple[Action, ...]) -> list[dict[str, Any]]:
     buttons = [
         _button(action, n)
         for n, action in enumerate(actions)
-        if len(action.command) <= BUTTON_VALUE
+        if len(action.payload) <= BUTTON_VALUE
     ][:ACTION_ELEMENTS]
     return (
         [{"type": "actions", "block_id": "signals-actions", "elements": buttons}] if buttons else []

@@ -21,6 +21,7 @@ from bot.commands import (
     parse_options,
     parse_text,
 )
+from bot.commands.parsing import read_payload, request_payload
 from bot.vocabulary import VERTICALS
 
 OPTION_WORDS = {
@@ -95,6 +96,7 @@ def round_trip(request: CommandRequest) -> None:
     line = command_line(REGISTRY, request)
     assert parse_text(REGISTRY, line) == request, line
     assert command_line(REGISTRY, parse_text(REGISTRY, line)) == line
+    assert read_payload(REGISTRY, request_payload(REGISTRY, request)) == request
 
 
 @settings(max_examples=400, deadline=None)
@@ -155,6 +157,22 @@ def test_a_request_reads_values_by_kind() -> None:
 )  # fmt: skip
 def test_lines_read_as_requests(line: str, expected: CommandRequest) -> None:
     assert parse_text(REGISTRY, line) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["words", "keywords", "sources", "exclude"]),
+    st.text(alphabet=st.sampled_from(" ,abcin-tm:/'"), min_size=1, max_size=40)
+    | st.sampled_from(["war in europe", "meet at noon", "time travel", "mode of transport"]),
+)
+def test_whatever_typed_options_ask_for_a_button_runs_again(name: str, value: str) -> None:
+    command = REGISTRY["search" if name == "words" else "subscribe"]
+    options = {name: value} if name == "words" else {"regions": "europe", name: value}
+    try:
+        request = parse_options(command, options)
+    except CommandError:
+        return
+    assert read_payload(REGISTRY, request_payload(REGISTRY, request)) == request
 
 
 def test_typed_options_read_as_text_does() -> None:

@@ -348,8 +348,37 @@ async def test_lookups_are_private_and_offer_to_post_the_same_answer(channel: Ch
     assert reply.ok and reply.private
     (post,) = reply.actions
     assert (post.kind, post.label, post.command) == ("post", "Post to channel", "/signals latest asia 3")
-    again = await channel.ask(post.command)
-    assert again.cards == reply.cards
+    posted = await channel.service.press(post.kind, post.payload, channel.context(member=True))
+    assert posted.ok and not posted.private  # for the whole channel now
+    assert posted.cards == reply.cards and posted.text == reply.text
+    assert posted.actions == ()  # no second "post" under what was posted
+
+
+async def test_a_button_runs_exactly_what_was_asked_with_typed_options(channel: Channel) -> None:
+    asked = await channel.service.handle_options(
+        "search", {"words": "grid in europe"}, channel.context()
+    )  # "in europe" is part of the words here, not a region
+    (post,) = asked.actions
+    posted = await channel.service.press("post", post.payload, channel.context())
+    assert posted.text == asked.text == 'No stories match "grid in europe". Try fewer or other words, or /signals latest.'
+
+
+@pytest.mark.parametrize(
+    "payload", ["", "nonsense", "[1, 2]", '["latest", {"count": "99"}]', '["drop", {}]', '["latest", {"count": 3}]']
+)
+async def test_a_forged_or_stale_button_gets_a_sentence(channel: Channel, payload: str) -> None:
+    reply = await channel.service.press("post", payload, channel.context())
+    assert not reply.ok and reply.private
+    assert reply.text.startswith("That button no longer works.")
+
+
+async def test_a_button_checks_who_pressed_it(channel: Channel) -> None:
+    subscribed = await channel.ask("/signals subscribe europe")
+    (undo,) = subscribed.actions
+    denied = await channel.service.press(undo.kind, undo.payload, channel.context(member=True))
+    assert "Only people who can manage this channel" in denied.text and denied.private
+    done = await channel.service.press(undo.kind, undo.payload, channel.context())
+    assert done.text == "Unsubscribed from Europe." and not done.private
 
 
 async def test_changes_are_for_the_channel_and_offer_to_undo(channel: Channel) -> None:
@@ -361,7 +390,7 @@ async def test_changes_are_for_the_channel_and_offer_to_undo(channel: Channel) -
     ]
     listed = await channel.ask("/signals list")
     assert listed.private and [a.kind for a in listed.actions] == ["unsubscribe"] * 2 + ["post"]
-    done = await channel.ask(reply.actions[1].command)
+    done = await channel.ask(reply.actions[1].command)  # the line reads as the button runs
     assert done.text == "Unsubscribed from United Kingdom." and not done.private
 
 
