@@ -16,6 +16,8 @@ from typing import Literal
 
 from bot import regions
 from bot.commands.registry import Kind, Param
+from bot.domain import WEEKDAYS
+from bot.schedule import ScheduleError, parse_days
 
 MAX_SUGGESTIONS = 25  # Discord's limit for autocomplete answers and choices
 CHOICE_LIMIT = 100  # characters of a choice's name and value
@@ -33,7 +35,7 @@ class OptionSpec:
     """How a typed client offers one parameter."""
 
     type: Literal["string", "integer"]
-    autocomplete: Literal["regions", "zones"] | None = None
+    autocomplete: Literal["regions", "zones", "days"] | None = None
     choices: tuple[Choice, ...] = ()
     min_value: int | None = None
     max_value: int | None = None
@@ -50,7 +52,8 @@ OPTION_TYPES: dict[Kind, OptionSpec] = {
     Kind.REGIONS: OptionSpec("string", autocomplete="regions"),
     Kind.TIME: OptionSpec("string"),
     Kind.ZONE: OptionSpec("string", autocomplete="zones"),
-    Kind.DAYS: OptionSpec("string", choices=_DAYS),
+    # suggested, not fixed choices: "mon,wed,fri" must stay typeable
+    Kind.DAYS: OptionSpec("string", autocomplete="days", choices=_DAYS),
     Kind.MODE: OptionSpec("string", choices=_MODES),
     Kind.COUNT: OptionSpec("integer"),
     Kind.STORY: OptionSpec("string"),
@@ -138,4 +141,12 @@ def suggestions(param: Param, typed: str, *, likely_zones: Iterable[str] = ()) -
     if spec.autocomplete == "zones":
         return suggest_zones(typed, likely_zones)
     word = typed.strip().lower()
-    return [c for c in spec.choices if word in c.value or word in c.name.lower()]
+    found = [c for c in spec.choices if word in c.value or word in c.name.lower()]
+    if spec.autocomplete == "days" and word and not found:
+        try:  # a list of days typed out: offered back as it will be read
+            days = parse_days(word)
+        except ScheduleError:
+            return []
+        shown = ",".join(WEEKDAYS[d] for d in days)
+        found = [Choice(shown, shown)]
+    return found[:MAX_SUGGESTIONS]

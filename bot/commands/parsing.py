@@ -129,13 +129,7 @@ def _topics(command: Command, param: Param, text: str) -> tuple[str, ...]:
                 )
             if key not in topics:
                 topics.append(key)
-    return _some(command, param, tuple(topics))
-
-
-def _some(command: Command, param: Param, values: tuple[str, ...]) -> tuple[str, ...]:
-    if not values:
-        raise CommandError(_needs_value(param))
-    return values
+    return tuple(topics)  # "topics ," clears the filter
 
 
 def _command_name(command: Command, param: Param, text: str) -> str:
@@ -155,10 +149,8 @@ _READERS = {
     Kind.STORY: lambda command, param, text: text.strip("<>").strip(),
     Kind.TEXT: lambda command, param, text: text,
     Kind.TOPICS: _topics,
-    Kind.OUTLETS: lambda command, param, text: _some(command, param, tuple(split_outlets(text))),
-    Kind.WORDS: lambda command, param, text: _some(
-        command, param, tuple(w.lower() for w in split_list(text))
-    ),
+    Kind.OUTLETS: lambda command, param, text: tuple(split_outlets(text)),
+    Kind.WORDS: lambda command, param, text: tuple(w.lower() for w in split_list(text)),
     Kind.COMMAND: _command_name,
 }
 TEXT_KINDS = frozenset(_READERS) | {Kind.COUNT}  # every kind the text reading knows
@@ -236,11 +228,8 @@ def split_text(command: Command, args: str) -> dict[str, str]:
         else:
             options[current.name].append(token)
     raw = _place(command.positional, positional)
-    for name, given in options.items():
-        if not given:
-            raise CommandError(_needs_value(command.param(name)))
-        raw[name] = " ".join(given)
-    return raw
+    raw.update((name, " ".join(given)) for name, given in options.items())
+    return raw  # an option given without a value is "": answered once the rest is read
 
 
 def _place(params: tuple[Param, ...], tokens: list[str]) -> dict[str, str]:
@@ -254,8 +243,10 @@ def _place(params: tuple[Param, ...], tokens: list[str]) -> dict[str, str]:
     if counts:
         numbers = [t for t in tokens if _looks_like_count(t)]
         tokens = [t for t in tokens if not _looks_like_count(t)]
+        for number in numbers[:-1]:  # the last one counts; each must be one
+            _count(counts[0], number)
         if numbers:
-            raw[counts[0].name] = " ".join(numbers)
+            raw[counts[0].name] = numbers[-1]
     if others and tokens:
         raw[others[0].name] = " ".join(tokens)
     return raw
@@ -294,6 +285,8 @@ def _request(command: Command, raw: Mapping[str, str | int]) -> CommandRequest:
             if param.kind is not Kind.COUNT and not str(given).strip():
                 if param.required:
                     raise CommandError(_missing(command, param))
+                if param.flag:
+                    raise CommandError(_needs_value(param))
                 continue
             values[param.name] = read_value(command, param, given)
     return CommandRequest(command.name, values)
@@ -310,7 +303,7 @@ def _show(param: Param, value: Value) -> str:
     if param.kind is Kind.DAYS:
         days = tuple(int(d) for d in value)
         return "daily" if days == ALL_DAYS else ",".join(WEEKDAYS[d] for d in days)
-    return ", ".join(str(v) for v in value)
+    return ", ".join(str(v) for v in value) or ","  # an empty list: a filter cleared
 
 
 def command_line(registry: Registry, request: CommandRequest) -> str:

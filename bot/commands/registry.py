@@ -127,6 +127,13 @@ class Command:
         return " ".join([self.name, *(p.usage for p in self.params)])
 
     @property
+    def private(self) -> bool:
+        """Whether its answer is for the asker only (every lookup), not the channel (a
+        change): what an adapter that acknowledges first (``slow``) defers with. An error is
+        always for the asker only."""
+        return not self.manages
+
+    @property
     def line(self) -> str:
         return f"{PREFIX} {self.name}"
 

@@ -124,7 +124,7 @@ class CommandService:
             return error_reply(failed_on_our_side(command.name))
         if not reply.ok:
             return replace(reply, private=True, actions=())
-        if command.manages:  # a change to the channel: everyone sees it
+        if not command.private:  # a change to the channel: everyone sees it
             return replace(reply, private=False)
         post = self.action("post", "Post to channel", request)
         return replace(reply, private=True, actions=(*reply.actions, post))

@@ -24,6 +24,7 @@ from bot.render.model import (
     cut,
     cut_utf16,
     join_names,
+    utf16_length,
 )
 from bot.render.templates import template
 
@@ -69,9 +70,7 @@ def plain(text: str) -> str:
     return _MENTION_WORDS.sub("@" + _ZWSP, text).replace("<", "<" + _ZWSP)
 
 
-def length(text: str) -> int:
-    """Characters as Discord counts them (UTF-16 code units, the stricter reading)."""
-    return len(text.encode("utf-16-le")) // 2
+length = utf16_length  # characters as Discord counts them
 
 
 def embed_size(embed: dict[str, Any]) -> int:

@@ -25,6 +25,7 @@ from bot.render.model import (
     cut,
     cut_utf16,
     join_names,
+    utf16_length,
 )
 from bot.render.templates import Trusted, template
 
@@ -63,9 +64,7 @@ def link_target(url: str) -> Trusted:
     return Trusted(quote(url, safe=":/?#[]@!$&'()*+,;=%-._~"))
 
 
-def length(text: str) -> int:
-    """Characters as Slack counts them (UTF-16 code units, the stricter reading)."""
-    return len(text.encode("utf-16-le")) // 2
+length = utf16_length  # characters as Slack counts them
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:

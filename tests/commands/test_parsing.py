@@ -146,6 +146,8 @@ def test_a_request_reads_values_by_kind() -> None:
         ("help", CommandRequest("help")),
         ("/signals help SEND-NOW", CommandRequest("help", {"command": "send-now"})),
         ("/signals latest 7", CommandRequest("latest", {"count": 7})),
+        ("/signals latest 3 asia 5", CommandRequest("latest", {"region": "asia", "count": 5})),
+        ("/signals subscribe uk topics ,", CommandRequest("subscribe", {"regions": ("uk",), "topics": ()})),
         ("/signals latest bxl", CommandRequest("latest", {"region": "europe"})),
         ("/signals pause ALL", CommandRequest("pause", {"region": "all"})),
         ("/signals preview all", CommandRequest("preview", {"region": "world"})),  # an alias

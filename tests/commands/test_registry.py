@@ -52,8 +52,10 @@ def test_every_parameter_is_described_and_known_both_ways(command: object, param
         assert spec.autocomplete == "regions"
     if param.kind is Kind.ZONE:
         assert spec.autocomplete == "zones"
-    if param.kind in (Kind.DAYS, Kind.MODE):
-        assert spec.choices and len(spec.choices) <= MAX_SUGGESTIONS
+    if param.kind is Kind.MODE:  # a fixed set
+        assert spec.choices and not spec.autocomplete
+    if param.kind is Kind.DAYS:  # suggested: any list of days stays typeable
+        assert spec.autocomplete == "days" and spec.choices
     if param.required:
         assert not param.flag  # a typed client lists required options first
 
@@ -104,6 +106,8 @@ def test_suggestions_follow_each_parameters_kind() -> None:
         "weekdays",
         "weekends",
     ]
+    assert [c.value for c in suggestions(subscribe.param("days"), "Mon,Wed")] == ["mon,wed"]
+    assert suggestions(subscribe.param("days"), "someday") == []
     assert suggestions(subscribe.param("tz"), "brussels")[0].value == "Europe/Brussels"
     assert suggestions(REGISTRY["pause"].param("region"), "")[0].value == "all"
     assert suggestions(subscribe.param("keywords"), "anything") == []

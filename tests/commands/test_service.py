@@ -177,7 +177,9 @@ async def test_typed_options_get_the_same_error_sentences(
         ("/signals subscribe europe at 07:00 at 08:00", '"at" is given twice'),
         ("/signals subscribe europe at 07:00 time 08:00", '"at" is given twice'),
         ("/signals subscribe europe at", '"at" needs a value, e.g. "at 07:30"'),
-        ("/signals subscribe europe keywords ,", '"keywords" needs a value'),
+        ("/signals subscribe at", "Which region? For example: /signals subscribe europe at 07:30"),
+        ("/signals subscribe narnia at", '"narnia" is not a region I know'),
+        ("/signals latest 50 3", "Ask for 1 to 20 stories"),
         ("/signals subscribe", "Which region? For example: /signals subscribe europe at 07:30"),
         ("/signals subscribe ,", "Which region? For example: /signals subscribe europe at 07:30"),
         (
@@ -212,6 +214,14 @@ async def test_every_error_says_what_to_type_instead(
     assert not reply.ok and reply.private and not reply.actions
     assert "Traceback" not in reply.text
     assert await core.subscriptions.count() == 0
+
+
+async def test_an_empty_list_clears_a_filter(channel: Channel, core: Core) -> None:
+    await channel.ask("/signals subscribe europe topics security keywords grid sources Bloomberg")
+    reply = await channel.ask("/signals subscribe europe topics , keywords ; sources ,")
+    assert reply.ok and "Only stories with" not in reply.text
+    (sub,) = await core.subscriptions.for_channel(CHANNEL)
+    assert not sub.filters
 
 
 async def test_members_cannot_change_subscriptions(channel: Channel, core: Core) -> None:
