@@ -7,10 +7,24 @@ store methods when a send says the channel or the workspace can no longer take m
 
 from __future__ import annotations
 
+from itertools import groupby
+
 from bot.clock import Clock
 from bot.domain import ChannelRef
+from bot.schedule import next_push_for
 from bot.store.ledger import DeliveryLedger
 from bot.store.subscriptions import SubscriptionStore
+
+# Why the bot paused a whole channel or workspace at once (the start of the pause reason).
+CHANNEL_LOST = "the channel could not be reached"
+UNINSTALLED = "signalbot is no longer installed in this workspace"
+TOKEN_REFUSED = "the bot's access to this workspace was revoked or refused"
+
+
+def scope_reason(scope: str, detail: str) -> str:
+    """The pause reason for a failure of ``scope`` ("channel", "workspace" or "token")."""
+    start = {"channel": CHANNEL_LOST, "workspace": UNINSTALLED}.get(scope, TOKEN_REFUSED)
+    return f"{start}: {detail}"
 
 
 class Lifecycle:
@@ -45,3 +59,24 @@ class Lifecycle:
         return await self.subscriptions.pause_workspace(
             platform, workspace, reason=reason, now=self.clock.now()
         )
+
+    async def resume_workspace(self, platform: str, workspace: str) -> int:
+        """Resume what the bot paused because the workspace had uninstalled it or refused its
+        token (the app is installed again); a pause people made stays. How many resumed."""
+        now = self.clock.now()
+        ours = [
+            s for s in await self.subscriptions.for_workspace(platform, workspace)
+            if s.paused and (s.paused_reason or "").startswith((UNINSTALLED, TOKEN_REFUSED))
+        ]  # fmt: skip
+        for channel, subs in groupby(ours, key=lambda s: s.channel):
+            paused = list(subs)
+            following = {
+                s.id: next_push_for(s, now)
+                for s in paused
+                if s.id is not None and s.mode == "digest"
+            }
+            await self.subscriptions.set_paused(
+                channel, [s.region for s in paused], paused=False, reason=None, now=now,
+                next_push=following or None,
+            )  # fmt: skip
+        return len(ours)

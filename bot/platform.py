@@ -1,12 +1,19 @@
 """The contract between the core and a platform adapter: the one module adapters import.
 
 An adapter maps its platform's requests onto the command registry (a line of text, or typed
-options built from each command's parameters), hands them to :class:`CommandService` with a
-:class:`CommandContext`, and renders the :class:`Reply` for its format, privately when
-``reply.private``, with ``reply.actions`` as buttons. It delivers pushes by implementing
-:class:`Sender` (raising :class:`DeliveryError` with the failure's scope), rendering each
-:class:`Outgoing` with :func:`render_push`. When the platform says a channel or workspace is
-gone, or the bot lost access, it tells the core's :class:`Lifecycle`.
+options built from each command's parameters with :func:`option_spec` and
+:func:`suggestions`), hands them to :class:`CommandService` with a :class:`CommandContext`,
+and renders the :class:`Reply` for its format with :func:`render_reply`: privately when
+``reply.private`` (the payload says so too), with ``reply.actions`` as buttons. A command
+that may be ``slow`` is acknowledged first, deferred as ``command.private`` says; an error is
+always private (on a public deferral, a private follow-up). A pressed button comes back as
+its kind and payload (``slack.pressed``, ``discord.pressed`` in :mod:`bot.render`) for
+:meth:`CommandService.press`.
+
+It delivers pushes by implementing :class:`Sender` (raising :class:`DeliveryError` with the
+failure's scope), rendering each :class:`Outgoing` with :func:`render_push` or
+:func:`encoded_push`. When the platform says a channel or workspace is gone, the app was
+installed again, or the bot lost access, it tells the core's :class:`Lifecycle`.
 """
 
 from __future__ import annotations

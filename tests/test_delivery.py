@@ -30,6 +30,7 @@ from bot.delivery.inflight import InFlight
 from bot.delivery.outcomes import Outcomes
 from bot.digests import DIGEST_STORY_CAP, pending_digest
 from bot.domain import ChannelRef, Insight, Story, Subscription
+from bot.lifecycle import CHANNEL_LOST, scope_reason
 from bot.render.model import Digest, Notice
 from bot.schedule import next_push_for
 from bot.store.claims import PushClaims
@@ -675,10 +676,7 @@ async def test_rate_limits_retries_and_failures_over_http(core: Core) -> None:
         assert again == 0  # delivered once, and the paused channel is left alone
 
 
-CHANNEL_LOST = "the channel could not be reached"
-TOKEN_REFUSED = (
-    "the bot's access to this workspace was revoked or refused: 401: Unauthorized (HTTP 401)"
-)
+TOKEN_REFUSED = scope_reason("token", "401: Unauthorized (HTTP 401)")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.clock import FrozenClock
 from bot.domain import ChannelRef, Subscription
-from bot.lifecycle import Lifecycle
+from bot.lifecycle import Lifecycle, scope_reason
 from bot.store.claims import PushClaims, PushRecord
 from bot.store.ledger import Ask, DeliveryLedger
 from bot.store.subscriptions import SubscriptionStore
@@ -104,3 +104,22 @@ async def test_a_pause_is_never_written_over_by_the_push_under_way(engine: Async
                 assert sub.next_push_at == NOW - timedelta(minutes=1)
             else:
                 assert not sub.paused and sub.last_result == "sent 1 stories", sub
+
+
+async def test_a_reinstall_resumes_what_the_bot_paused_and_nothing_else(
+    engine: AsyncEngine,
+) -> None:
+    lifecycle, store, _ = await setup(engine)
+    await store.set_paused(A2, ["africa"], paused=True, reason="paused by ann", now=NOW)
+    await lifecycle.pause_workspace("slack", "T1", scope_reason("workspace", "app_uninstalled"))
+    await lifecycle.pause_workspace("slack", "T2", scope_reason("token", "token_revoked"))
+    assert await lifecycle.resume_workspace("slack", "T1") == 3  # not ann's pause
+    assert await lifecycle.resume_workspace("slack", "T1") == 0
+    for channel in (A1, A2):
+        for sub in await store.for_channel(channel):
+            if (channel, sub.region) == (A2, "africa"):
+                assert sub.paused and sub.paused_reason == "paused by ann"
+            else:
+                assert not sub.paused and sub.next_push_at == datetime(2026, 11, 25, 7, 0, tzinfo=UTC)
+    assert all(s.paused for s in await store.for_channel(B1))  # another workspace
+    assert await lifecycle.resume_workspace("slack", "T2") == 2

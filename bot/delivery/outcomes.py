@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Literal, NamedTuple
 
-from bot import regions
+from bot import lifecycle, regions
 from bot.delivery.attempts import Refusals
 from bot.delivery.inflight import InFlight
 from bot.delivery.plan import Push
@@ -62,11 +62,7 @@ def pause_reason(detail: str) -> str:
 
 def scope_reason(error: DeliveryError) -> str:
     """Why every subscription of a channel or workspace was paused at once."""
-    if error.scope == "channel":
-        return f"the channel could not be reached: {error.reason}"
-    if error.scope == "workspace":
-        return f"signalbot is no longer installed in this workspace: {error.reason}"
-    return f"the bot's access to this workspace was revoked or refused: {error.reason}"
+    return lifecycle.scope_reason(error.scope, error.reason)
 
 
 def following(sub: Subscription, now: datetime) -> datetime:

@@ -157,6 +157,15 @@ class SubscriptionStore:
             )
             return [subscription_from_row(r) for r in rows]
 
+    async def for_workspace(self, platform: str, workspace: str) -> list[Subscription]:
+        """Every subscription of a workspace's channels, by channel and region."""
+        where = and_(_c.platform == platform, _c.workspace == workspace)
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(
+                select(*_COLUMNS).where(where).order_by(_c.channel, _c.region)
+            )
+            return [subscription_from_row(r) for r in rows]
+
     async def get(self, sub_id: int) -> Subscription | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(*_COLUMNS).where(_c.id == sub_id))).first()
