@@ -7,8 +7,8 @@ and renders the :class:`Reply` for its format with :func:`render_reply`: private
 ``reply.private`` (the payload says so too), with ``reply.actions`` as buttons. A command
 that may be ``slow`` is acknowledged first, deferred as ``command.private`` says; an error is
 always private (on a public deferral, a private follow-up). A pressed button comes back as
-its kind and payload (``slack.pressed``, ``discord.pressed`` in :mod:`bot.render`) for
-:meth:`CommandService.press`.
+its kind and payload (:func:`slack_button` reads Slack's ``action_id`` (the value is the
+payload), :func:`discord_button` Discord's ``custom_id``) for :meth:`CommandService.press`.
 
 It delivers pushes by implementing :class:`Sender` (raising :class:`DeliveryError` with the
 failure's scope), rendering each :class:`Outgoing` with :func:`render_push` or
@@ -44,6 +44,7 @@ from bot.commands import (
 from bot.delivery import DeliveryError, FailureScope, Outgoing, RateLimits, Sender
 from bot.domain import COMMAND_NAME, PREFIX, ChannelRef
 from bot.lifecycle import Lifecycle
+from bot.render.discord import pressed as discord_button
 from bot.render.messages import (
     FORMATS,
     Format,
@@ -53,6 +54,7 @@ from bot.render.messages import (
     render_reply,
 )
 from bot.render.model import Action, Digest, Notice, PushContent, Reply, StoryCard
+from bot.render.slack import pressed as slack_button
 
 __all__ = [
     "ALL",
@@ -89,6 +91,7 @@ __all__ = [
     "Sender",
     "StoryCard",
     "command_line",
+    "discord_button",
     "encoded_push",
     "option_spec",
     "parse_options",
@@ -96,5 +99,6 @@ __all__ = [
     "region_choices",
     "render_push",
     "render_reply",
+    "slack_button",
     "suggestions",
 ]

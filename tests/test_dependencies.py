@@ -88,3 +88,16 @@ def test_ingest_does_not_reach_the_store_or_chat(module: str) -> None:
 def test_adapters_use_only_the_public_surface(module: str) -> None:
     core = sorted(i for i in GRAPH[module] if under(i, "bot"))
     assert all(under(i, "bot.platform") for i in core), core
+
+
+def test_the_public_surface_holds_the_whole_contract() -> None:
+    import bot.platform as platform
+
+    contract = {
+        "REGISTRY", "Command", "Param", "Kind", "CommandRequest", "CommandContext",
+        "CommandService", "Reply", "Action", "Sender", "DeliveryError", "FailureScope",
+        "RateLimits", "Outgoing", "render_reply", "render_push", "encoded_push", "Lifecycle",
+        "ChannelRef", "Bot", "option_spec", "suggestions", "slack_button", "discord_button",
+    }  # fmt: skip
+    assert contract <= set(platform.__all__)
+    assert all(hasattr(platform, name) for name in platform.__all__)
