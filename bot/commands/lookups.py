@@ -16,7 +16,7 @@ from bot.store.stories import EmptySearch, SearchQuery
 LATEST_DEFAULT = 5
 LATEST_MAX = 20
 SEARCH_LIMIT = 5
-REGION_HELP = "A region key, bureau or name: europe, bxl, middle east, sg (see /signals regions)"
+REGION_HELP = f"A region key, bureau or name: europe, bxl, middle east, sg (see {PREFIX} regions)"
 
 
 def more_from(region_key: str) -> Action:
