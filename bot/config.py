@@ -8,9 +8,16 @@ from __future__ import annotations
 import logging
 import re
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.store.db import DatabaseURLError, normalise_url
@@ -20,9 +27,21 @@ ENV_PREFIX = "SIGNALBOT_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
+def _also(name: str) -> AliasChoices:
+    """Read as ``SIGNALBOT_<NAME>`` and also as the platform's usual ``<NAME>``."""
+    return AliasChoices(name.lower(), ENV_PREFIX + name, name)
+
+
+SlackMode = Literal["http", "socket", "oauth"]
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
     )
 
     database_url: str = Field(
@@ -35,9 +54,33 @@ class Settings(BaseSettings):
     fetch_timeout: float = Field(15.0, gt=0, description="Seconds before a fetch gives up")
     fetch_retries: int = Field(3, ge=0, le=10, description="Retries after a failed fetch")
     user_agent: str | None = Field(None, description="User-Agent for fetches (a polite default)")
-    slack_bot_token: SecretStr | None = Field(None, description="Slack bot token (xoxb-…)")
-    slack_signing_secret: SecretStr | None = Field(None, description="Slack signing secret")
-    slack_app_token: SecretStr | None = Field(None, description="Slack app token for Socket Mode")
+    slack_bot_token: SecretStr | None = Field(
+        None, validation_alias=_also("SLACK_BOT_TOKEN"), description="Slack bot token (xoxb-…)"
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_also("SLACK_SIGNING_SECRET"), description="Slack signing secret"
+    )
+    slack_app_token: SecretStr | None = Field(
+        None, validation_alias=_also("SLACK_APP_TOKEN"),
+        description="Slack app-level token (xapp-…): one workspace over Socket Mode",
+    )  # fmt: skip
+    slack_client_id: str | None = Field(
+        None, validation_alias=_also("SLACK_CLIENT_ID"),
+        description="Slack app's client id: many workspaces, installed through OAuth",
+    )  # fmt: skip
+    slack_client_secret: SecretStr | None = Field(
+        None, validation_alias=_also("SLACK_CLIENT_SECRET"), description="Slack client secret"
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", validation_alias=_also("SLACK_API_URL"),
+        description="Where Slack Web API calls go (a proxy, a test server)",
+    )  # fmt: skip
+    slack_managers: Literal["everyone", "admins"] = Field(
+        "everyone", validation_alias=_also("SLACK_MANAGERS"),
+        description="Who may change a channel's subscriptions: everyone, or workspace admins",
+    )  # fmt: skip
+    http_host: str = Field("0.0.0.0", description="Address the HTTP server listens on")
+    http_port: int = Field(3000, ge=0, le=65535, description="Port of the HTTP server (0: any)")
     discord_token: SecretStr | None = Field(None, description="Discord bot token")
     log_level: str = Field("INFO", description="Logging level")
     catch_up_grace: timedelta = Field(
@@ -79,6 +122,56 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a logging level: use one of {levels}")
         return level
 
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value.strip()):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.strip().rstrip("/") + "/"
+
+    @field_validator("slack_bot_token", "slack_app_token")
+    @classmethod
+    def _token_kind(cls, value: SecretStr | None, info: Any) -> SecretStr | None:
+        start = "xoxb-" if info.field_name == "slack_bot_token" else "xapp-"
+        if value is not None and not value.get_secret_value().startswith(start):
+            kind = "bot token" if start == "xoxb-" else "app-level token"
+            raise ValueError(f"not a Slack {kind} (it starts with {start})")
+        return value
+
+    @model_validator(mode="after")
+    def _slack_complete(self) -> Settings:
+        self.slack_mode  # noqa: B018 (raises where the Slack settings do not make one mode)
+        return self
+
+    @property
+    def slack_mode(self) -> SlackMode | None:
+        """How the bot reaches Slack, from the settings present: one workspace over HTTP or
+        Socket Mode, or many workspaces through OAuth; None without Slack settings."""
+        oauth = self.slack_client_id is not None or self.slack_client_secret is not None
+        if oauth:
+            for name in ("slack_client_id", "slack_client_secret", "slack_signing_secret"):
+                if getattr(self, name) is None:
+                    raise ValueError(f"{_env(name)}: needed to install in many workspaces")
+            if self.slack_bot_token is not None or self.slack_app_token is not None:
+                raise ValueError(
+                    f"{_env('slack_bot_token')}: set either a bot token (one workspace) or a "
+                    "client id and secret (many workspaces), not both"
+                )
+            return "oauth"
+        if self.slack_bot_token is None:
+            for name in ("slack_app_token", "slack_signing_secret"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"{_env('slack_bot_token')}: needed with {_env(name)}")
+            return None
+        if self.slack_app_token is not None:
+            return "socket"
+        if self.slack_signing_secret is None:
+            raise ValueError(
+                f"{_env('slack_signing_secret')}: needed with the bot token to take Slack's "
+                f"requests over HTTP (or set {_env('slack_app_token')} for Socket Mode)"
+            )
+        return "http"
+
     @property
     def log_level_number(self) -> int:
         return logging.getLevelNamesMapping()[self.log_level]
@@ -89,6 +182,10 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part for part in re.split(r"[\s,]+", value) if part]
         return value
+
+
+def _env(field: str) -> str:
+    return ENV_PREFIX + field.upper()
 
 
 class SettingsError(ValueError):
@@ -102,9 +199,12 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as error:
         first = error.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else ""
-        name = ENV_PREFIX + field.upper() if field else "settings"
+        field = str(first["loc"][0]).lower() if first["loc"] else ""
+        field = field.removeprefix(ENV_PREFIX.lower())
         reason = str(first["msg"]).removeprefix("Value error, ")
+        if not field:  # a rule across settings: its message names the setting
+            raise SettingsError(reason) from None
+        name = _env(field)
         given = first.get("input")
         shown = isinstance(given, str | int | float) and not _secret(field)
         if shown and repr(given) not in reason:

@@ -35,7 +35,8 @@ SIGNALBOT = str(Path(sys.executable).parent / "signalbot")
 def command_env(database: Path | None = None, **settings: str) -> dict[str, str]:
     """This environment without the developer's own SIGNALBOT_* settings, plus these (a
     SQLite file as the database when given)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIGNALBOT_")}
+    ours = ("SIGNALBOT_", "SLACK_", "DISCORD_")  # settings, under any of their names
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     if database is not None:
         env["SIGNALBOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{database}"
     env.update(settings)

@@ -66,3 +66,43 @@ def test_a_secret_is_never_echoed() -> None:
 def test_every_command_stops_at_a_bad_setting(tmp_path: Path, args: list[str]) -> None:
     result = run(*args, db=tmp_path / "s.db", SIGNALBOT_LOG_LEVEL="bogus")
     assert_clean_failure(result, "SIGNALBOT_LOG_LEVEL", "'bogus' is not a logging level")
+
+
+@pytest.mark.parametrize(
+    ("env", "mode"),
+    [
+        ({}, None),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}, "http"),
+        ({"SIGNALBOT_SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}, "socket"),
+        ({"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c", "SLACK_SIGNING_SECRET": "s"}, "oauth"),
+    ],
+)
+def test_the_slack_settings_present_choose_how_slack_is_reached(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], mode: str | None
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings(_env_file=None).slack_mode == mode
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SIGNALBOT_SLACK_SIGNING_SECRET: needed with the bot token"),
+        ({"SLACK_BOT_TOKEN": "xoxp-1", "SLACK_SIGNING_SECRET": "s"}, "SIGNALBOT_SLACK_BOT_TOKEN: not a Slack bot token"),
+        ({"SLACK_APP_TOKEN": "xapp-1"}, "SIGNALBOT_SLACK_BOT_TOKEN: needed with SIGNALBOT_SLACK_APP_TOKEN"),
+        ({"SLACK_CLIENT_ID": "1.2", "SLACK_SIGNING_SECRET": "s"}, "SIGNALBOT_SLACK_CLIENT_SECRET: needed"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_MANAGERS": "owners"}, "SIGNALBOT_SLACK_MANAGERS"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "SLACK_API_URL": "slack"}, "SIGNALBOT_SLACK_API_URL: 'slack' is not an http(s) URL"),
+        ({"SIGNALBOT_HTTP_PORT": "70000"}, "SIGNALBOT_HTTP_PORT"),
+    ],
+)  # fmt: skip
+def test_slack_settings_that_do_not_fit_are_named(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None)
+    assert str(raised.value).startswith(message)
+    assert "xoxb-1" not in str(raised.value) and "xoxp-1" not in str(raised.value)

@@ -37,6 +37,10 @@ CONTEXT_ELEMENTS = 10
 BLOCK_ID = 255
 FALLBACK_TEXT = 3000  # Slack truncates past 40,000; notifications show far less.
 DIGEST_MAX_STORIES = 10
+# Slack refuses a message whose blocks carry more text than this altogether
+# (msg_blocks_too_long); kept well under it.
+BLOCKS_TEXT = 10_000
+MORE_TEXT = 200  # kept for the line that says how many more there are
 BUTTON_TEXT = 75
 BUTTON_VALUE = 2000
 ACTION_ELEMENTS = 25
@@ -71,38 +75,51 @@ def _mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
-def _story_text(card: StoryCard) -> str:
+def _story_text(card: StoryCard, limit: int = SECTION_TEXT) -> str | None:
+    """The card's section text at the first size within ``limit`` (None if none is)."""
     for level in range(SHRINK_LEVELS):
         text = (
             template(escape, "story.slack.j2")
             .render(card=card.shrunk(level), link=link_target)
             .strip()
         )
-        if length(text) <= SECTION_TEXT:
+        if length(text) <= limit:
             return text
-    raise AssertionError("a story card did not fit a Slack section at the smallest size")
+    return None
 
 
-def _context(card: StoryCard) -> dict[str, Any]:
+def _context(card: StoryCard, limit: int = SECTION_TEXT) -> dict[str, Any]:
     parts = []
     if card.insights_from:
         parts.append("Insights from " + escape(join_names(card.insights_from)))
     parts.append(f"id `{card.story_id}`")
     text = "  ·  ".join(parts)
-    if length(text) > SECTION_TEXT:
+    if length(text) > limit:
         text = f"id `{card.story_id}`"
     return {"type": "context", "elements": [_mrkdwn(text)]}
 
 
-def _story_blocks(card: StoryCard) -> list[dict[str, Any]]:
-    return [
-        {
-            "type": "section",
-            "block_id": f"story-{card.story_id}",
-            "text": _mrkdwn(_story_text(card)),
-        },
-        _context(card),
-    ]
+def blocks_text(blocks: list[dict[str, Any]]) -> int:
+    """The text a message's blocks carry altogether, as Slack counts it against
+    :data:`BLOCKS_TEXT`."""
+    total = 0
+    for block in blocks:
+        if "text" in block:
+            total += length(block["text"]["text"])
+        if block["type"] == "context":
+            total += sum(length(e.get("text", "")) for e in block["elements"])
+    return total
+
+
+def _story_blocks(card: StoryCard, room: int = BLOCKS_TEXT) -> list[dict[str, Any]] | None:
+    """A card's section and context, in at most ``room`` characters of text (None when even
+    its smallest size takes more)."""
+    context = _context(card, limit=min(SECTION_TEXT, room // 4))
+    text = _story_text(card, min(SECTION_TEXT, room - blocks_text([context])))
+    if text is None:
+        return None
+    section = {"type": "section", "block_id": f"story-{card.story_id}", "text": _mrkdwn(text)}
+    return [section, context]
 
 
 def _fallback(text: str) -> str:
@@ -114,33 +131,40 @@ def story_message(card: StoryCard) -> dict[str, Any]:
     summary = card.title + (f" — {card.lede}" if card.lede else "")
     return {
         "text": _fallback(summary),
-        "blocks": _story_blocks(card),
+        "blocks": _story_blocks(card) or [],
         "unfurl_links": False,
         "unfurl_media": False,
     }
 
 
-def digest_message(digest: Digest) -> dict[str, Any]:
-    """chat.postMessage arguments for a digest: a header and as many stories as fit."""
+def _digest_blocks(
+    digest: Digest, most: int, room: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A digest's header and as many stories as fit in ``most`` blocks and ``room``
+    characters of text, then how many more there are; and how many stories it shows."""
     header = cut(digest.header, HEADER_TEXT)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": header, "emoji": False}}
     ]
+    room -= length(header) + MORE_TEXT
     shown = 0
     for card in digest.cards[:DIGEST_MAX_STORIES]:
-        story_blocks = [{"type": "divider"}, *_story_blocks(card)]
-        if len(blocks) + len(story_blocks) + 1 > MAX_BLOCKS:
+        story = _story_blocks(card, room)
+        if story is None or len(blocks) + len(story) + 2 > most:
             break
-        blocks.extend(story_blocks)
+        blocks.extend([{"type": "divider"}, *story])
+        room -= blocks_text(story)
         shown += 1
     hidden = len(digest.cards) - shown
     if hidden:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [_mrkdwn(f"…and {hidden} more: `{escape(digest.more_hint)}`")],
-            }
-        )
+        more = cut(f"…and {hidden} more: `{escape(digest.more_hint)}`", MORE_TEXT)
+        blocks.append({"type": "context", "elements": [_mrkdwn(more)]})
+    return blocks, shown
+
+
+def digest_message(digest: Digest) -> dict[str, Any]:
+    """chat.postMessage arguments for a digest: a header and as many stories as fit."""
+    blocks, shown = _digest_blocks(digest, MAX_BLOCKS, BLOCKS_TEXT)
     titles = "; ".join(c.title for c in digest.cards[:shown])
     return {
         "text": _fallback(f"{digest.header}: {titles}" if titles else digest.header),
@@ -203,26 +227,31 @@ def _unique_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def reply_message(reply: Reply) -> dict[str, Any]:
     """chat.postMessage (or chat.postEphemeral, or a response_url) arguments for a command's
     answer: its text, its stories or digest, and its buttons, within Slack's limits."""
+    actions = _actions(reply.actions)
+    most = MAX_BLOCKS - len(actions) - 1  # one left for "…and N more"
+    room = BLOCKS_TEXT - MORE_TEXT
+    stories = reply.digest is not None or reply.cards  # the text leaves them half the room
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": _mrkdwn(piece)}
-        for piece in chunks(reply.text, SECTION_TEXT, escape)
+        for piece in chunks(reply.text, SECTION_TEXT, escape, total=room // 2 if stories else room)
     ]
-    actions = _actions(reply.actions)
-    room = MAX_BLOCKS - len(actions) - 1  # one left for "…and N more"
+    room -= blocks_text(blocks)
     if reply.digest is not None:
-        digest = digest_message(reply.digest)["blocks"]
-        blocks.extend(digest[: max(0, room - len(blocks))])
+        digest, _ = _digest_blocks(reply.digest, most - len(blocks), room)
+        blocks.extend(digest)
+        room -= blocks_text(digest)
     shown = 0
     for card in reply.cards:
-        story = _story_blocks(card)
-        if len(blocks) + len(story) > room:
+        story = _story_blocks(card, room)
+        if story is None or len(blocks) + len(story) > most:
             break
         blocks.extend(story)
+        room -= blocks_text(story)
         shown += 1
     if shown < len(reply.cards):
         hidden = len(reply.cards) - shown
         blocks.append({"type": "context", "elements": [_mrkdwn(f"…and {hidden} more")]})
-    blocks = _unique_ids(blocks[: MAX_BLOCKS - len(actions)] + actions)
+    blocks = _unique_ids(blocks + actions)
     summary = reply.text or (reply.cards[0].title if reply.cards else "")
     if not summary and reply.digest is not None:
         summary = reply.digest.header
@@ -241,7 +270,7 @@ def notice_message(notice: Notice) -> dict[str, Any]:
         "text": _fallback(notice.text),
         "blocks": [
             {"type": "section", "text": _mrkdwn(piece)}
-            for piece in chunks(notice.text, SECTION_TEXT, escape)
+            for piece in chunks(notice.text, SECTION_TEXT, escape, total=BLOCKS_TEXT)
         ][:MAX_BLOCKS],
         "unfurl_links": False,
         "unfurl_media": False,

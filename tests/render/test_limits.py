@@ -42,6 +42,7 @@ def assert_slack_inert(text: str) -> None:
 
 def assert_slack_limits(payload: dict[str, Any]) -> None:
     assert len(payload["blocks"]) <= slack.MAX_BLOCKS
+    assert slack.blocks_text(payload["blocks"]) <= slack.BLOCKS_TEXT
     assert slack.length(payload["text"]) <= slack.FALLBACK_TEXT
     ids = [b["block_id"] for b in payload["blocks"] if "block_id" in b]
     assert len(ids) == len(set(ids))

@@ -1,0 +1,290 @@
+"""A fake Slack Web API on loopback that answers as Slack does, strictly.
+
+It speaks Slack's HTTP protocol (``POST /api/<method>``, a bearer token, JSON or form bodies,
+``{"ok": ...}`` answers), so slack-sdk and slack-bolt run unmodified against it. It refuses
+what Slack refuses: an unknown or revoked token (``invalid_auth``, ``token_revoked``), a
+message without ``text`` or ``blocks``, Block Kit past its limits (``invalid_blocks``,
+``msg_blocks_too_long``, ``msg_too_long``), and, per channel on demand, more than one message
+a second (429 with ``Retry-After``). Channels play the usual failures by name: ``gone-*``
+(``channel_not_found``), ``outside-*`` (``not_in_channel``), ``archived-*`` (``is_archived``).
+Every call is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from tests.fakes.web import serve_app
+
+MAX_BLOCKS = 50
+MAX_HOME_BLOCKS = 100
+SECTION_TEXT = 3000
+HEADER_TEXT = 150
+CONTEXT_ELEMENTS = 10
+ACTION_ELEMENTS = 25
+BLOCK_ID = 255
+BUTTON_TEXT = 75
+BUTTON_VALUE = 2000
+ACTION_ID = 255
+# Slack refuses a message whose blocks carry too much text altogether (msg_blocks_too_long);
+# it publishes no figure, so the fake refuses past the 10,000 our messages keep under.
+BLOCKS_TEXT = 10000
+MESSAGE_TEXT = 40000
+
+
+def length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+@dataclass
+class Call:
+    method: str
+    token: str | None
+    body: dict[str, Any]
+    at: float
+
+
+@dataclass
+class Team:
+    id: str
+    name: str
+    token: str
+    bot_user: str = "UBOT"
+    admins: set[str] = field(default_factory=set)
+
+
+def block_errors(blocks: Any, *, most: int = MAX_BLOCKS) -> list[str]:
+    """Why Slack would refuse these blocks (empty when it would take them)."""
+    if not isinstance(blocks, list):
+        return ["blocks must be an array"]
+    errors: list[str] = []
+    if len(blocks) > most:
+        errors.append(f"no more than {most} items allowed [json-pointer:/blocks]")
+    ids: set[str] = set()
+    total = 0
+    for n, block in enumerate(blocks):
+        where = f"[json-pointer:/blocks/{n}"
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind not in {"section", "header", "context", "divider", "actions", "image"}:
+            errors.append(f"unknown block type {where}]")
+            continue
+        block_id = block.get("block_id")
+        if block_id is not None:
+            if len(block_id) > BLOCK_ID or block_id in ids:
+                errors.append(f"invalid or duplicate block_id {where}/block_id]")
+            ids.add(block_id)
+        if kind == "section":
+            text = block.get("text") or {}
+            if text.get("type") not in ("mrkdwn", "plain_text") or not text.get("text"):
+                errors.append(f"section needs text {where}/text]")
+            elif length(text["text"]) > SECTION_TEXT:
+                errors.append(f"must be less than {SECTION_TEXT + 1} characters {where}/text/text]")
+            total += length(text.get("text", ""))
+        elif kind == "header":
+            text = block.get("text") or {}
+            if text.get("type") != "plain_text":
+                errors.append(f"header text must be plain_text {where}/text]")
+            if length(text.get("text", "")) > HEADER_TEXT:
+                errors.append(f"must be less than {HEADER_TEXT + 1} characters {where}/text/text]")
+            total += length(text.get("text", ""))
+        elif kind == "context":
+            elements = block.get("elements") or []
+            if not 1 <= len(elements) <= CONTEXT_ELEMENTS:
+                errors.append(f"context takes 1 to {CONTEXT_ELEMENTS} elements {where}/elements]")
+            for element in elements:
+                if length(element.get("text", "")) > SECTION_TEXT:
+                    errors.append(f"context text too long {where}/elements]")
+                total += length(element.get("text", ""))
+        elif kind == "actions":
+            elements = block.get("elements") or []
+            if not 1 <= len(elements) <= ACTION_ELEMENTS:
+                errors.append(f"actions take 1 to {ACTION_ELEMENTS} elements {where}/elements]")
+            action_ids: set[str] = set()
+            for element in elements:
+                text = element.get("text") or {}
+                action_id = element.get("action_id", "")
+                if element.get("type") != "button" or text.get("type") != "plain_text":
+                    errors.append(f"a button needs plain_text {where}/elements]")
+                if not 0 < length(text.get("text", "")) <= BUTTON_TEXT:
+                    errors.append(f"button text 1 to {BUTTON_TEXT} characters {where}/elements]")
+                if len(element.get("value", "")) > BUTTON_VALUE:
+                    errors.append(f"button value over {BUTTON_VALUE} characters {where}/elements]")
+                if len(action_id) > ACTION_ID or action_id in action_ids:
+                    errors.append(f"invalid or duplicate action_id {where}/elements]")
+                action_ids.add(action_id)
+    if total > BLOCKS_TEXT and not errors:
+        errors.append("msg_blocks_too_long")
+    return errors
+
+
+@dataclass
+class FakeSlack:
+    teams: dict[str, Team] = field(default_factory=dict)
+    revoked: set[str] = field(default_factory=set)  # tokens
+    channel_limit: tuple[int, float] | None = None  # (messages, seconds) per channel
+    fail_next: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    calls: list[Call] = field(default_factory=list)
+    rejected_429: int = 0
+    responses: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    port: int = 0
+    _sent: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
+    _ts: int = 0
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, key: str) -> str:
+        """A slash command's or a button's ``response_url`` (answers land in ``responses``)."""
+        return f"http://127.0.0.1:{self.port}/response/{key}"
+
+    async def respond(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        errors = block_errors(body.get("blocks", []))
+        if errors or not (body.get("text") or body.get("blocks")):
+            return web.Response(status=400, text="invalid_blocks" if errors else "no_text")
+        self.responses[request.match_info["key"]].append(body)
+        return web.Response(text="ok")
+
+    def team(self, team_id: str = "T1", name: str = "Acme News", token: str | None = None) -> Team:
+        team = self.teams[team_id] = Team(team_id, name, token or f"xoxb-{team_id}-fake")
+        return team
+
+    def posted(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Messages Slack accepted (in a channel, or everywhere), in order."""
+        return [
+            c.body for c in self.calls
+            if c.method == "chat.postMessage" and c.body.get("_ok")
+            and (channel is None or c.body.get("channel") == channel)
+        ]  # fmt: skip
+
+    def _team_of(self, token: str | None) -> Team | None:
+        return next((t for t in self.teams.values() if t.token == token), None)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        method = request.match_info["method"]
+        raw = await request.read()
+        if request.content_type == "application/json":
+            body = json.loads(raw or b"{}")
+        else:
+            body = dict(parse_qsl(raw.decode()))
+        auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ").strip() or body.get("token")
+        call = Call(method, token, body, time.monotonic())
+        self.calls.append(call)
+        if method == "oauth.v2.access":
+            return self._oauth(request, body)
+        team = self._team_of(token)
+        if token in self.revoked:
+            return self._error("token_revoked")
+        if team is None:
+            return self._error("not_authed" if not token else "invalid_auth")
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is None:
+            return self._error("unknown_method")
+        answer: web.StreamResponse = await handler(team, body)
+        return answer
+
+    @staticmethod
+    def _ok(**data: Any) -> web.Response:
+        return web.json_response({"ok": True, **data})
+
+    @staticmethod
+    def _error(name: str, **data: Any) -> web.Response:
+        return web.json_response({"ok": False, "error": name, **data})
+
+    async def _auth_test(self, team: Team, body: dict[str, Any]) -> web.Response:
+        return self._ok(url=f"https://{team.id.lower()}.slack.example/", team=team.name,
+                        user="signalbot", team_id=team.id, user_id=team.bot_user, bot_id="B1")  # fmt: skip
+
+    async def _chat_postMessage(self, team: Team, body: dict[str, Any]) -> web.Response:
+        channel = str(body.get("channel") or "")
+        if not channel:
+            return self._error("channel_not_found")
+        if self.fail_next.get(channel):
+            return self._error(self.fail_next[channel].pop(0))
+        for prefix, error in (("gone-", "channel_not_found"), ("outside-", "not_in_channel"),
+                              ("archived-", "is_archived")):  # fmt: skip
+            if channel.startswith(prefix):
+                return self._error(error)
+        if self.channel_limit:
+            count, seconds = self.channel_limit
+            now, sent = time.monotonic(), self._sent[channel]
+            while sent and now - sent[0] >= seconds:
+                sent.popleft()
+            if len(sent) >= count:
+                self.rejected_429 += 1
+                wait = max(1, round(sent[0] + seconds - now + 0.5))
+                return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
+                                         headers={"Retry-After": str(wait)})  # fmt: skip
+            sent.append(now)
+        blocks = body.get("blocks")
+        if isinstance(blocks, str):
+            blocks = json.loads(blocks)
+        if not body.get("text") and not blocks:
+            return self._error("no_text")
+        if length(str(body.get("text", ""))) > MESSAGE_TEXT:
+            return self._error("msg_too_long")
+        if blocks is not None:
+            errors = block_errors(blocks)
+            if errors == ["msg_blocks_too_long"]:
+                return self._error("msg_blocks_too_long")
+            if errors:
+                return self._error("invalid_blocks", errors=errors)
+        self._ts += 1
+        ts = f"{1_790_000_000 + self._ts}.{self._ts:06d}"
+        body["_ok"] = True
+        return self._ok(channel=channel, ts=ts, message={"text": body.get("text"), "ts": ts})
+
+    async def _views_publish(self, team: Team, body: dict[str, Any]) -> web.Response:
+        view = body.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not body.get("user_id") or not isinstance(view, dict) or view.get("type") != "home":
+            return self._error("invalid_arguments")
+        errors = block_errors(view.get("blocks"), most=MAX_HOME_BLOCKS)
+        if errors:
+            return self._error("invalid_blocks", errors=errors)
+        body["_ok"] = True
+        return self._ok(view={"id": "V1", **view})
+
+    async def _users_info(self, team: Team, body: dict[str, Any]) -> web.Response:
+        user = str(body.get("user") or "")
+        if not user.startswith("U"):
+            return self._error("user_not_found")
+        admin = user in team.admins
+        return self._ok(user={"id": user, "team_id": team.id, "is_admin": admin,
+                              "is_owner": False, "is_bot": False})  # fmt: skip
+
+    def _oauth(self, request: web.Request, body: dict[str, Any]) -> web.Response:
+        code = str(body.get("code") or "")
+        team_id = code.removeprefix("code-")
+        if not code.startswith("code-") or team_id not in self.teams:
+            return self._error("invalid_code")
+        team = self.teams[team_id]
+        return self._ok(
+            app_id="A1", authed_user={"id": "UINSTALLER"}, scope="chat:write,commands",
+            token_type="bot", access_token=team.token, bot_user_id=team.bot_user,
+            team={"id": team.id, "name": team.name}, enterprise=None,
+            is_enterprise_install=False,
+        )  # fmt: skip
+
+
+@asynccontextmanager
+async def serve_slack(slack: FakeSlack) -> AsyncIterator[FakeSlack]:
+    app = web.Application()
+    app.router.add_post("/api/{method}", slack.handle)
+    app.router.add_get("/api/{method}", slack.handle)
+    app.router.add_post("/response/{key}", slack.respond)
+    async with serve_app(app, backlog=1024) as port:
+        slack.port = port
+        yield slack
