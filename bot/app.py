@@ -19,6 +19,7 @@ from bot.lifecycle import Lifecycle
 from bot.service import BotService
 from bot.store import db
 from bot.store.claims import PushClaims
+from bot.store.events import EventLog
 from bot.store.ledger import DeliveryLedger
 from bot.store.stories import StoryStore, ValidatorStore
 from bot.store.subscriptions import SubscriptionStore
@@ -43,6 +44,7 @@ class Core:
     claims: PushClaims
     ledger: DeliveryLedger
     lifecycle: Lifecycle
+    events: EventLog
     clock: Clock = field(default_factory=SystemClock)
 
     def fetcher(self) -> Fetcher:
@@ -71,6 +73,7 @@ def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         claims=PushClaims(engine),
         ledger=ledger,
         lifecycle=Lifecycle(subscriptions, ledger, clock),
+        events=EventLog(engine),
         clock=clock,
     )
 

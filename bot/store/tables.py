@@ -191,3 +191,15 @@ deliveries = Table(
     PrimaryKeyConstraint("platform", "workspace", "channel", "story_id"),
     sqlite_with_rowid=False,
 )
+
+# Events a platform delivered (and may deliver again: Slack retries an event it thinks was
+# missed): the key makes each one handled once, across restarts and replicas.
+platform_events = Table(
+    "platform_events",
+    metadata,
+    Column("platform", String(16), nullable=False),
+    Column("event_id", String(128), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("platform", "event_id"),
+    Index("ix_platform_events_received_at", "received_at"),
+)
