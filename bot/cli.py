@@ -321,21 +321,52 @@ def run(
 ) -> None:
     """Run the bot. With no Slack or Discord settings: the console channel."""
     settings = _settings()
-    platforms = [
-        name
-        for name, value in (
-            ("Slack", settings.slack_bot_token),
-            ("Discord", settings.discord_token),
-        )
-        if value is not None
-    ]
-    if platforms:
+    if settings.discord_token is not None:
+        _fail("SIGNALBOT_DISCORD_TOKEN: this build has no Discord adapter yet; unset it")
+    if settings.slack_mode in ("socket", "oauth"):
+        mode = "Socket Mode" if settings.slack_mode == "socket" else "installs in many workspaces"
         _fail(
-            f"{' and '.join(platforms)} settings are set, but this build has only the console "
-            "channel; unset SIGNALBOT_SLACK_*/SIGNALBOT_DISCORD_* to use it"
+            f"SIGNALBOT_SLACK_*: {mode} is not in this build yet; use a bot token and signing "
+            "secret (one workspace over HTTP)"
         )
 
+    async def serve_platforms(core: Core) -> None:
+        """Every platform whose settings are present, on one delivery engine and one HTTP
+        server, until SIGTERM or Ctrl-C; deliveries under way finish first."""
+        from slack_sdk.web.async_client import AsyncWebClient
+
+        from adapters.slack import SlackAdapter, SlackSender
+        from bot.web import WebServer
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        token = settings.slack_bot_token
+        assert token is not None  # one workspace over HTTP: the one Slack mode of this build
+        api = settings.slack_api_url
+        async with SlackSender.single(token.get_secret_value(), api_url=api) as sender:
+            bot = build_bot(core, {sender.platform: sender})
+            client = AsyncWebClient(token=token.get_secret_value(), base_url=api)
+            server = WebServer(settings.http_host, settings.http_port)
+            SlackAdapter(bot, settings, client).mount(server)
+            await server.start()
+            err.print(
+                f"signalbot: taking Slack's requests at http://{settings.http_host}:"
+                f"{server.port}/slack/events",
+                markup=False,
+            )
+            await bot.start()
+            try:
+                await stop.wait()
+            finally:
+                await server.stop()
+                await bot.stop()
+
     async def serve(core: Core) -> None:
+        if settings.slack_mode is not None:
+            await serve_platforms(core)
+            return
         from adapters.console import ConsoleChannel
         from bot.samples import demo_stories
 

@@ -36,11 +36,13 @@ from bot.commands import (
     Registry,
     command_line,
     option_spec,
+    parse_command_name,
     parse_options,
     parse_text,
     region_choices,
     suggestions,
 )
+from bot.config import Settings
 from bot.delivery import DeliveryError, FailureScope, Outgoing, RateLimits, Sender
 from bot.domain import COMMAND_NAME, PREFIX, ChannelRef
 from bot.lifecycle import Lifecycle
@@ -55,6 +57,7 @@ from bot.render.messages import (
 )
 from bot.render.model import Action, Digest, Notice, PushContent, Reply, StoryCard
 from bot.render.slack import pressed as slack_button
+from bot.web import WebServer
 
 __all__ = [
     "ALL",
@@ -89,11 +92,14 @@ __all__ = [
     "Registry",
     "Reply",
     "Sender",
+    "Settings",
     "StoryCard",
+    "WebServer",
     "command_line",
     "discord_button",
     "encoded_push",
     "option_spec",
+    "parse_command_name",
     "parse_options",
     "parse_text",
     "region_choices",

@@ -74,6 +74,15 @@ class SlackSender:
         self._session: aiohttp.ClientSession | None = None
         self._clients: dict[str, AsyncWebClient] = {}
 
+    @classmethod
+    def single(cls, token: str, *, api_url: str) -> SlackSender:
+        """The sender of a bot installed in one workspace, whatever its id."""
+
+        async def token_for(workspace: str) -> str | None:
+            return token
+
+        return cls(token_for, api_url=api_url)
+
     async def __aenter__(self) -> SlackSender:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=256),

@@ -18,7 +18,14 @@ from bot.commands.options import (
     region_choices,
     suggestions,
 )
-from bot.commands.parsing import TEXT_KINDS, command_line, parse_args, parse_options, parse_text
+from bot.commands.parsing import (
+    TEXT_KINDS,
+    command_line,
+    parse_args,
+    parse_options,
+    parse_text,
+)
+from bot.commands.parsing import split_command as parse_command_name
 from bot.commands.registry import (
     ALL,
     HELP_LIMIT,
@@ -59,6 +66,7 @@ __all__ = [
     "lookups",
     "option_spec",
     "parse_args",
+    "parse_command_name",
     "parse_options",
     "parse_text",
     "pushes",

@@ -177,6 +177,7 @@ class FakeSlack:
             body = json.loads(raw or b"{}")
         else:
             body = dict(parse_qsl(raw.decode()))
+        body = {**request.query, **body}  # arguments may come in the query string too
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ").strip() or body.get("token")
         call = Call(method, token, body, time.monotonic())

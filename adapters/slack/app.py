@@ -1,0 +1,239 @@
+"""slack-bolt's AsyncApp, mapped onto the core: the ``/signals`` command, the buttons under
+the bot's answers, and the events that say a channel or the workspace is gone.
+
+Every request is acknowledged at once (Slack allows 3 s), then answered: a lookup privately
+through the command's ``response_url``; a change in the channel with ``chat.postMessage``, so
+a channel the bot cannot post to is found before anything is kept (the change is undone and
+the user told how to invite the bot). Errors are private sentences; no traceback reaches Slack.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.sender import PLATFORM, SCOPES
+from bot.platform import (
+    PREFIX,
+    REGISTRY,
+    Bot,
+    ChannelRef,
+    CommandContext,
+    Reply,
+    Settings,
+    WebServer,
+    parse_command_name,
+    render_reply,
+    slack_button,
+)
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+ADMIN_CACHE_SECONDS = 600.0
+CANNOT_POST = (
+    "I can't post in this channel, so nothing was changed. Invite me first: type "
+    "/invite @signalbot here, then try again."
+)
+# Events that say the bot can no longer post in a channel, and why (the pause reason).
+CHANNEL_GONE = {
+    "channel_deleted": "the channel was deleted",
+    "channel_archive": "the channel was archived",
+    "group_deleted": "the channel was deleted",
+    "group_archive": "the channel was archived",
+    "group_left": "signalbot was removed from the channel",
+}
+
+Respond = Callable[..., Awaitable[Any]]
+
+
+class _ClientGiven(logging.Filter):
+    """bolt also reads SLACK_BOT_TOKEN from the environment and warns that the client we give
+    (on that same token, pointed at SLACK_API_URL) wins over it: that is the intent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("As you gave `client` as well")
+
+
+log.addFilter(_ClientGiven())
+
+
+class SlackAdapter:
+    """The Slack app for one bot: built from the settings, mounted on the process's server."""
+
+    def __init__(self, bot: Bot, settings: Settings, client: AsyncWebClient) -> None:
+        """``client``: the Web API client on the bot's token, pointed at the Slack API."""
+        secret = settings.slack_signing_secret
+        self.bot = bot
+        self.settings = settings
+        self.client = client
+        self.app = AsyncApp(  # the client carries the workspace's token
+            signing_secret=secret.get_secret_value() if secret else None,
+            client=client,
+            logger=log,
+        )
+        self._admins: dict[tuple[str, str], tuple[bool, float]] = {}
+        self.app.command(PREFIX)(self.on_command)
+        self.app.action(re.compile(r"^signals-"))(self.on_button)
+        for name in CHANNEL_GONE:
+            self.app.event(name)(self.on_channel_gone)
+        self.app.event("member_left_channel")(self.on_member_left)
+        self.app.event("app_uninstalled")(self.on_uninstalled)
+        self.app.event("tokens_revoked")(self.on_uninstalled)
+        self.app.error(self.on_error)
+
+    def mount(self, server: WebServer) -> None:
+        server.router.add_post(EVENTS_PATH, self.handle)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Every request Slack sends: commands, buttons, events (verified by bolt)."""
+        response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    # ---- who may change a channel ----------------------------------------------------
+
+    async def can_manage(self, workspace: str, user: str) -> bool:
+        """Everyone, or (SLACK_MANAGERS=admins) the workspace's admins and owners, asked of
+        ``users.info`` and remembered for ten minutes."""
+        if self.settings.slack_managers == "everyone":
+            return True
+        key = (workspace, user)
+        known = self._admins.get(key)
+        now = time.monotonic()
+        if known is not None and now - known[1] < ADMIN_CACHE_SECONDS:
+            return known[0]
+        try:
+            info = await self.client.users_info(user=user)
+            person = info.get("user") or {}
+            admin = bool(person.get("is_admin") or person.get("is_owner"))
+        except SlackApiError as error:
+            log.warning("users.info failed for a user of %s: %s", workspace, _error_name(error))
+            return False
+        self._admins[key] = (admin, now)
+        return admin
+
+    async def context(
+        self, workspace: str, channel: str, user: str, name: str
+    ) -> tuple[CommandContext, list[Any]]:
+        """Who asks where, and (for a change) the channel's subscriptions as they stand, to
+        put back if the channel turns out to refuse the bot."""
+        command = REGISTRY.get(name)
+        manages = command is not None and command.manages
+        allowed = await self.can_manage(workspace, user) if manages else True
+        ctx = CommandContext(ChannelRef(PLATFORM, workspace, channel), user, allowed)
+        before = await self.bot.core.subscriptions.for_channel(ctx.channel) if manages else []
+        return ctx, before
+
+    # ---- listeners ---------------------------------------------------------------------
+
+    async def on_command(self, ack: Any, body: dict[str, Any], respond: Respond) -> None:
+        await ack()
+        text = str(body.get("text") or "")
+        name, _ = parse_command_name(text)
+        ctx, before = await self.context(body["team_id"], body["channel_id"], body["user_id"], name)
+        reply = await self.bot.commands.handle(text, ctx)
+        await self.answer(reply, ctx, respond, before)
+
+    async def on_button(self, ack: Any, body: dict[str, Any], respond: Respond) -> None:
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        kind = slack_button(str(action.get("action_id") or ""))
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        team = (body.get("team") or {}).get("id") or body.get("user", {}).get("team_id")
+        user = (body.get("user") or {}).get("id")
+        if kind is None or not channel or not team or not user:
+            return
+        payload = str(action.get("value") or "")
+        try:
+            name = str(json.loads(payload)[0])
+        except (ValueError, IndexError, TypeError, KeyError):
+            name = ""  # the service answers a button it cannot read
+        ctx, before = await self.context(team, channel, user, name)
+        reply = await self.bot.commands.press(kind, payload, ctx)
+        await self.answer(reply, ctx, respond, before)
+
+    async def answer(
+        self, reply: Reply, ctx: CommandContext, respond: Respond, before: list[Any]
+    ) -> None:
+        """A private answer through ``response_url``; a public one in the channel, where a
+        refusal undoes the change and tells the user privately how to let the bot in."""
+        payload = render_reply(reply, "slack")
+        assert isinstance(payload, dict)
+        if reply.private:
+            await respond(**payload)
+            return
+        message = {k: v for k, v in payload.items() if k != "response_type"}
+        try:
+            await self.client.chat_postMessage(channel=ctx.channel.channel, **message)
+        except SlackApiError as error:
+            name = _error_name(error)
+            if SCOPES.get(name) != "channel":
+                log.warning("posting an answer in %s failed: %s", ctx.channel, name)
+                await respond(response_type="ephemeral", **message)
+                return
+            await self.undo(ctx.channel, before)
+            await respond(response_type="ephemeral", text=CANNOT_POST)
+
+    async def undo(self, channel: ChannelRef, before: list[Any]) -> None:
+        """Put the channel's subscriptions back as they were before a change it never saw."""
+        store = self.bot.core.subscriptions
+        kept = {s.region for s in before}
+        added = [s.region for s in await store.for_channel(channel) if s.region not in kept]
+        if added:
+            await store.delete(channel, added)
+        now = self.bot.core.clock.now()
+        for sub in before:
+            await store.save(sub, now=now)
+
+    async def on_channel_gone(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if not await self.first_time(body):
+            return
+        channel = event.get("channel")
+        if isinstance(channel, dict):
+            channel = channel.get("id")
+        reason = CHANNEL_GONE.get(str(event.get("type")), "the channel is gone")
+        if channel:
+            await self.bot.lifecycle.pause_channel(
+                ChannelRef(PLATFORM, body["team_id"], str(channel)), reason
+            )
+
+    async def on_member_left(
+        self, body: dict[str, Any], event: dict[str, Any], context: Any
+    ) -> None:
+        if event.get("user") != context.get("bot_user_id") or not await self.first_time(body):
+            return
+        channel = ChannelRef(PLATFORM, body["team_id"], str(event.get("channel")))
+        await self.bot.lifecycle.pause_channel(channel, "signalbot was removed from the channel")
+
+    async def on_uninstalled(self, body: dict[str, Any]) -> None:
+        if await self.first_time(body):
+            await self.bot.lifecycle.forget_workspace(PLATFORM, body["team_id"])
+
+    async def first_time(self, body: dict[str, Any]) -> bool:
+        """False for an event already handled (Slack retries events): handled once."""
+        event_id = body.get("event_id")
+        if not event_id:
+            return True
+        return await self.bot.core.events.first_time(
+            PLATFORM, str(event_id), now=self.bot.core.clock.now()
+        )
+
+    async def on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        log.error("handling a Slack request failed: %s", type(error).__name__, exc_info=error)
+
+
+def _error_name(error: SlackApiError) -> str:
+    data = error.response.data
+    return str(data.get("error") or "") if isinstance(data, dict) else ""
