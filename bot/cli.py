@@ -333,9 +333,7 @@ def run(
     async def serve_platforms(core: Core) -> None:
         """Every platform whose settings are present, on one delivery engine and one HTTP
         server, until SIGTERM or Ctrl-C; deliveries under way finish first."""
-        from slack_sdk.web.async_client import AsyncWebClient
-
-        from adapters.slack import SlackAdapter, SlackSender
+        from adapters.slack import SlackAdapter, SlackSender, web_client
         from bot.web import WebServer
 
         stop = asyncio.Event()
@@ -347,7 +345,7 @@ def run(
         api = settings.slack_api_url
         async with SlackSender.single(token.get_secret_value(), api_url=api) as sender:
             bot = build_bot(core, {sender.platform: sender})
-            client = AsyncWebClient(token=token.get_secret_value(), base_url=api)
+            client = web_client(token.get_secret_value(), api)
             server = WebServer(settings.http_host, settings.http_port)
             SlackAdapter(bot, settings, client).mount(server)
             await server.start()

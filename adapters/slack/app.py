@@ -234,6 +234,11 @@ class SlackAdapter:
         log.error("handling a Slack request failed: %s", type(error).__name__, exc_info=error)
 
 
+def web_client(token: str, api_url: str) -> AsyncWebClient:
+    """The Web API client the app answers with, on the bot's token."""
+    return AsyncWebClient(token=token, base_url=api_url)
+
+
 def _error_name(error: SlackApiError) -> str:
     data = error.response.data
     return str(data.get("error") or "") if isinstance(data, dict) else ""
