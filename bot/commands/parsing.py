@@ -17,7 +17,7 @@ from bot import regions
 from bot.commands.registry import ALL, Command, CommandRequest, Kind, Param, Registry, Value
 from bot.commands.wording import CommandError, suggest, unknown_command
 from bot.domain import PREFIX, WEEKDAYS
-from bot.render.model import Action, ActionKind
+from bot.render.model import Action, ActionKind, button_payload
 from bot.schedule import (
     ALL_DAYS,
     ScheduleError,
@@ -324,7 +324,7 @@ def request_payload(registry: Registry, request: CommandRequest) -> str:
     :func:`read_payload` as typed options are (exactly: no text has to be taken apart)."""
     command = registry[request.command]
     shown = {name: _show(command.param(name), value) for name, value in request.args.items()}
-    return json.dumps([request.command, shown], ensure_ascii=False, separators=(",", ":"))
+    return button_payload(request.command, shown)
 
 
 def read_payload(registry: Registry, payload: str) -> CommandRequest:

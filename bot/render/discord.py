@@ -132,7 +132,7 @@ def digest_message(digest: Digest) -> dict[str, Any]:
     embeds: list[dict[str, Any]] = []
     shown = _fill(embeds, digest.cards[:DIGEST_MAX_STORIES])
     return {"content": _digest_content(digest, shown), "embeds": embeds,
-            "allowed_mentions": NO_MENTIONS}  # fmt: skip
+            "components": _components(digest.actions), "allowed_mentions": NO_MENTIONS}  # fmt: skip
 
 
 def _digest_content(digest: Digest, shown: int) -> str:

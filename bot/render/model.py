@@ -7,9 +7,10 @@ cards. Nothing here escapes anything: each platform renderer escapes for its own
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cached_property
@@ -224,6 +225,18 @@ class Digest:
     def header(self) -> str:
         return f"{self.region_name} · {self.local_date:%A, %B} {self.local_date.day}"
 
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        """The buttons under a pushed digest: the region's newest stories, and leaving it."""
+        key, name = self.region_key, self.region_name
+        region = {"region": key}
+        return (
+            Action("more", f"More from {name}", f"{PREFIX} latest {key}",
+                   button_payload("latest", region)),
+            Action("unsubscribe", f"Unsubscribe {name}", f"{PREFIX} unsubscribe {key}",
+                   button_payload("unsubscribe", region)),
+        )  # fmt: skip
+
 
 def _display_vertical(key: str) -> str:
     return key.replace("-", " ").capitalize()
@@ -308,6 +321,12 @@ class Notice:
 PushContent = Digest | StoryCard | Notice
 
 ActionKind = Literal["post", "more", "unsubscribe"]
+
+
+def button_payload(command: str, shown: Mapping[str, str]) -> str:
+    """How a button carries a request: the command and each value as it would be typed (read
+    back by ``bot.commands.parsing.read_payload``)."""
+    return json.dumps([command, dict(shown)], ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

@@ -164,7 +164,9 @@ def _digest_blocks(
 
 def digest_message(digest: Digest) -> dict[str, Any]:
     """chat.postMessage arguments for a digest: a header and as many stories as fit."""
-    blocks, shown = _digest_blocks(digest, MAX_BLOCKS, BLOCKS_TEXT)
+    buttons = _actions(digest.actions)
+    blocks, shown = _digest_blocks(digest, MAX_BLOCKS - len(buttons), BLOCKS_TEXT)
+    blocks.extend(buttons)
     titles = "; ".join(c.title for c in digest.cards[:shown])
     return {
         "text": _fallback(f"{digest.header}: {titles}" if titles else digest.header),

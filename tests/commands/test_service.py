@@ -439,3 +439,18 @@ async def test_a_failure_of_ours_is_answered_not_raised(
     assert not reply.ok and reply.private
     assert "boom" in caplog.text  # logged in full for the operator
     assert (await channel.ask("/signals regions")).ok  # the service goes on
+
+
+async def test_a_pushed_digests_buttons_run_as_asked(channel: Channel, core: Core) -> None:
+    await channel.ask("/signals subscribe europe")
+    await channel.ask("/signals send-now")
+    (pushed,) = channel.sender.sent
+    assert isinstance(pushed.content, Digest)
+    more, leave = pushed.content.actions
+    shown = await channel.service.press(more.kind, more.payload, channel.context(member=True))
+    assert shown.text.startswith("Latest 5 stories in Europe") and shown.private
+    denied = await channel.service.press(leave.kind, leave.payload, channel.context(member=True))
+    assert "Only people who can manage this channel" in denied.text
+    done = await channel.service.press(leave.kind, leave.payload, channel.context())
+    assert done.text == "Unsubscribed from Europe." and not done.private
+    assert await core.subscriptions.count() == 0

@@ -172,3 +172,10 @@ async def test_from_a_slash_command_to_the_morning_push(world: SlackWorld, core:
     assert push["blocks"][0]["text"]["text"] == "Europe · Thursday, November 26"
     for text in slack_texts(push):
         assert_slack_inert(text)
+    (row,) = [b for b in push["blocks"] if b["type"] == "actions"]
+    more, leave = row["elements"]
+    assert (more["text"]["text"], leave["text"]["text"]) == ("More from Europe", "Unsubscribe Europe")
+    await world.press({"action_id": leave["action_id"], "value": leave["value"]})
+    (*_, goodbye) = await world.posted(3)
+    assert goodbye["text"] == "Unsubscribed from Europe."
+    assert await core.subscriptions.for_channel(C1) == []
