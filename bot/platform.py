@@ -39,8 +39,10 @@ from bot.commands import (
     parse_command_name,
     parse_options,
     parse_text,
+    payload_channel,
     region_choices,
     suggestions,
+    workspace_overview,
 )
 from bot.config import Settings
 from bot.delivery import DeliveryError, FailureScope, Outgoing, RateLimits, Sender
@@ -56,6 +58,7 @@ from bot.render.messages import (
     render_reply,
 )
 from bot.render.model import Action, Digest, Notice, PushContent, Reply, StoryCard
+from bot.render.slack import home_view as slack_home_view
 from bot.render.slack import pressed as slack_button
 from bot.web import WebServer
 
@@ -102,9 +105,12 @@ __all__ = [
     "parse_command_name",
     "parse_options",
     "parse_text",
+    "payload_channel",
     "region_choices",
     "render_push",
     "render_reply",
     "slack_button",
+    "slack_home_view",
     "suggestions",
+    "workspace_overview",
 ]

@@ -33,8 +33,11 @@ from bot.platform import (
     Settings,
     WebServer,
     parse_command_name,
+    payload_channel,
     render_reply,
     slack_button,
+    slack_home_view,
+    workspace_overview,
 )
 
 log = logging.getLogger(__name__)
@@ -54,7 +57,7 @@ CHANNEL_GONE = {
     "group_left": "signalbot was removed from the channel",
 }
 
-Respond = Callable[..., Awaitable[Any]]
+Respond = Callable[..., Awaitable[Any]] | None  # None where the request had no response_url
 
 
 class _ClientGiven(logging.Filter):
@@ -88,6 +91,7 @@ class SlackAdapter:
         for name in CHANNEL_GONE:
             self.app.event(name)(self.on_channel_gone)
         self.app.event("member_left_channel")(self.on_member_left)
+        self.app.event("app_home_opened")(self.on_home_opened)
         self.app.event("app_uninstalled")(self.on_uninstalled)
         self.app.event("tokens_revoked")(self.on_uninstalled)
         self.app.error(self.on_error)
@@ -148,21 +152,45 @@ class SlackAdapter:
         await ack()
         action = (body.get("actions") or [{}])[0]
         kind = slack_button(str(action.get("action_id") or ""))
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id"
+        payload = str(action.get("value") or "")
+        on_home = (body.get("view") or {}).get("type") == "home"
+        channel = (
+            payload_channel(payload)
+            or (body.get("channel") or {}).get("id")
+            or (body.get("container") or {}).get("channel_id")
         )
         team = (body.get("team") or {}).get("id") or body.get("user", {}).get("team_id")
         user = (body.get("user") or {}).get("id")
         if kind is None or not channel or not team or not user:
             return
-        payload = str(action.get("value") or "")
         try:
             name = str(json.loads(payload)[0])
         except (ValueError, IndexError, TypeError, KeyError):
             name = ""  # the service answers a button it cannot read
         ctx, before = await self.context(team, channel, user, name)
         reply = await self.bot.commands.press(kind, payload, ctx)
+        if on_home:  # no response_url there: the channel hears of a change, the tab shows it
+            if not reply.private:
+                await self.answer(reply, ctx, respond, before)
+            await self.publish_home(team, user)
+            return
         await self.answer(reply, ctx, respond, before)
+
+    async def on_home_opened(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home" and event.get("user"):
+            await self.publish_home(body["team_id"], str(event["user"]))
+
+    async def publish_home(self, team: str, user: str) -> None:
+        """The App Home tab as this user may use it: the workspace's channels, their
+        subscriptions and, for those who may change them, pause and resume buttons."""
+        allowed = await self.can_manage(team, user)
+        overview = await workspace_overview(
+            self.bot.commands, PLATFORM, team, can_manage=allowed
+        )
+        try:
+            await self.client.views_publish(user_id=user, view=slack_home_view(overview))
+        except SlackApiError as error:
+            log.warning("views.publish failed in %s: %s", team, _error_name(error))
 
     async def answer(
         self, reply: Reply, ctx: CommandContext, respond: Respond, before: list[Any]
@@ -172,7 +200,8 @@ class SlackAdapter:
         payload = render_reply(reply, "slack")
         assert isinstance(payload, dict)
         if reply.private:
-            await respond(**payload)
+            if respond is not None:
+                await respond(**payload)
             return
         message = {k: v for k, v in payload.items() if k != "response_type"}
         try:
@@ -181,10 +210,12 @@ class SlackAdapter:
             name = _error_name(error)
             if SCOPES.get(name) != "channel":
                 log.warning("posting an answer in %s failed: %s", ctx.channel, name)
-                await respond(response_type="ephemeral", **message)
+                if respond is not None:
+                    await respond(response_type="ephemeral", **message)
                 return
             await self.undo(ctx.channel, before)
-            await respond(response_type="ephemeral", text=CANNOT_POST)
+            if respond is not None:
+                await respond(response_type="ephemeral", text=CANNOT_POST)
 
     async def undo(self, channel: ChannelRef, before: list[Any]) -> None:
         """Put the channel's subscriptions back as they were before a change it never saw."""

@@ -8,7 +8,7 @@
 with typed options offers.
 """
 
-from bot.commands import lookups, pushes, subscriptions
+from bot.commands import lookups, overview, pushes, subscriptions
 from bot.commands.options import (
     MAX_SUGGESTIONS,
     OPTION_TYPES,
@@ -18,12 +18,14 @@ from bot.commands.options import (
     region_choices,
     suggestions,
 )
+from bot.commands.overview import workspace_overview
 from bot.commands.parsing import (
     TEXT_KINDS,
     command_line,
     parse_args,
     parse_options,
     parse_text,
+    payload_channel,
 )
 from bot.commands.parsing import split_command as parse_command_name
 from bot.commands.registry import (
@@ -65,12 +67,15 @@ __all__ = [
     "command_line",
     "lookups",
     "option_spec",
+    "overview",
     "parse_args",
     "parse_command_name",
     "parse_options",
     "parse_text",
+    "payload_channel",
     "pushes",
     "region_choices",
     "subscriptions",
     "suggestions",
+    "workspace_overview",
 ]

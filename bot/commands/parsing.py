@@ -319,19 +319,21 @@ def command_line(registry: Registry, request: CommandRequest) -> str:
     return " ".join(parts)
 
 
-def request_payload(registry: Registry, request: CommandRequest) -> str:
+def request_payload(
+    registry: Registry, request: CommandRequest, channel: str | None = None
+) -> str:
     """A request as a button carries it: each value as it would be typed, read back by
     :func:`read_payload` as typed options are (exactly: no text has to be taken apart)."""
     command = registry[request.command]
     shown = {name: _show(command.param(name), value) for name, value in request.args.items()}
-    return button_payload(request.command, shown)
+    return button_payload(request.command, shown, channel)
 
 
 def read_payload(registry: Registry, payload: str) -> CommandRequest:
     """The request a button carried; a CommandError if it is not one (an old or forged
     button)."""
     try:
-        name, options = json.loads(payload)
+        name, options, *_ = json.loads(payload)  # then, maybe, the channel it acts in
         if not isinstance(name, str) or not isinstance(options, dict):
             raise ValueError(payload)
         if not all(isinstance(v, str) for v in options.values()):
@@ -343,6 +345,24 @@ def read_payload(registry: Registry, payload: str) -> CommandRequest:
         ) from None
 
 
-def action(registry: Registry, kind: ActionKind, label: str, request: CommandRequest) -> Action:
-    """A button that runs ``request``."""
-    return Action(kind, label, command_line(registry, request), request_payload(registry, request))
+def payload_channel(payload: str) -> str | None:
+    """The channel a button acts in, when it says (one pressed on a home tab)."""
+    try:
+        packed = json.loads(payload)
+    except ValueError:
+        return None
+    if isinstance(packed, list) and len(packed) == 3 and isinstance(packed[2], str):
+        return packed[2]
+    return None
+
+
+def action(
+    registry: Registry,
+    kind: ActionKind,
+    label: str,
+    request: CommandRequest,
+    channel: str | None = None,
+) -> Action:
+    """A button that runs ``request`` (in ``channel``, when pressed away from it)."""
+    payload = request_payload(registry, request, channel)
+    return Action(kind, label, command_line(registry, request), payload)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.render.model import (
+    ACTION_KINDS,
     SHRINK_LEVELS,
     Action,
     Digest,
@@ -160,7 +161,7 @@ def _fill(embeds: list[dict[str, Any]], cards: Sequence[StoryCard]) -> int:
 
 
 CUSTOM_ID_PREFIX = "signals:"
-_KINDS = ("post", "more", "unsubscribe")
+_KINDS = ACTION_KINDS
 
 
 def custom_id(action: Action) -> str:

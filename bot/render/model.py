@@ -320,13 +320,18 @@ class Notice:
 # What one outgoing message to a channel carries.
 PushContent = Digest | StoryCard | Notice
 
-ActionKind = Literal["post", "more", "unsubscribe"]
+ActionKind = Literal["post", "more", "unsubscribe", "pause", "resume"]
+ACTION_KINDS: tuple[ActionKind, ...] = ("post", "more", "unsubscribe", "pause", "resume")
 
 
-def button_payload(command: str, shown: Mapping[str, str]) -> str:
+def button_payload(command: str, shown: Mapping[str, str], channel: str | None = None) -> str:
     """How a button carries a request: the command and each value as it would be typed (read
-    back by ``bot.commands.parsing.read_payload``)."""
-    return json.dumps([command, dict(shown)], ensure_ascii=False, separators=(",", ":"))
+    back by ``bot.commands.parsing.read_payload``), and the channel it acts in when it is
+    pressed away from that channel (a home tab)."""
+    packed: list[object] = [command, dict(shown)]
+    if channel is not None:
+        packed.append(channel)
+    return json.dumps(packed, ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -357,3 +362,24 @@ class Reply:
     ok: bool = True
     private: bool = True
     actions: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChannelSummary:
+    """One channel in an overview: its platform id, what it has (in the core's words) and
+    the buttons that act on it."""
+
+    channel: str
+    text: str
+    actions: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True)
+class Overview:
+    """A workspace at a glance (Slack's App Home): its channels' subscriptions, then a
+    footer (the regions one can subscribe to)."""
+
+    title: str
+    intro: str
+    channels: tuple[ChannelSummary, ...]
+    footer: str

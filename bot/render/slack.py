@@ -19,6 +19,7 @@ from bot.render.model import (
     Action,
     Digest,
     Notice,
+    Overview,
     Reply,
     StoryCard,
     chunks,
@@ -187,7 +188,8 @@ def pressed(action_id: str) -> str | None:
     return kind if kind in _DEFAULT_LABELS else None
 
 
-_DEFAULT_LABELS = {"post": "Post to channel", "more": "More", "unsubscribe": "Unsubscribe"}
+_DEFAULT_LABELS = {"post": "Post to channel", "more": "More", "unsubscribe": "Unsubscribe",
+                   "pause": "Pause", "resume": "Resume"}  # fmt: skip
 
 
 def _button(action: Action, index: int) -> dict[str, Any]:
@@ -200,6 +202,8 @@ def _button(action: Action, index: int) -> dict[str, Any]:
     }
     if action.kind == "unsubscribe":
         button["style"] = "danger"
+    elif action.kind == "resume":
+        button["style"] = "primary"
     return button
 
 
@@ -277,3 +281,53 @@ def notice_message(notice: Notice) -> dict[str, Any]:
         "unfurl_links": False,
         "unfurl_media": False,
     }
+
+
+MAX_HOME_BLOCKS = 100
+_CHANNEL_ID = re.compile(r"^[A-Z0-9]{2,40}$")
+
+
+def channel_link(channel: str) -> str:
+    """A channel as Slack shows it (``<#C123>``) when it is a channel id, else inert text."""
+    return f"<#{channel}>" if _CHANNEL_ID.match(channel) else escape(channel)
+
+
+def home_view(overview: Overview) -> dict[str, Any]:
+    """views.publish's view for a workspace's overview (the App Home tab): a header, each
+    channel with its subscriptions and buttons, the footer; at most 100 blocks."""
+    title = {"type": "plain_text", "text": cut(overview.title, HEADER_TEXT), "emoji": False}
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": title}]
+    blocks += [
+        {"type": "section", "text": _mrkdwn(piece)}
+        for piece in chunks(overview.intro, SECTION_TEXT, escape)
+    ]
+    footer: list[dict[str, Any]] = [{"type": "divider"}]
+    footer += [
+        {"type": "section", "text": _mrkdwn(piece)}
+        for piece in chunks(overview.footer, SECTION_TEXT, escape)
+    ]
+    room = MAX_HOME_BLOCKS - len(footer) - 1
+    hidden = 0
+    for summary in overview.channels:
+        name = f"*{channel_link(summary.channel)}*\n"
+        pieces = chunks(summary.text, SECTION_TEXT - len(name), escape)
+        section: list[dict[str, Any]] = [{"type": "divider"}]
+        section += [
+            {"type": "section", "text": _mrkdwn((name if n == 0 else "") + piece)}
+            for n, piece in enumerate(pieces)
+        ]
+        section += _actions(summary.actions)
+        if len(blocks) + len(section) > room:
+            hidden += 1
+            continue
+        blocks.extend(section)
+    if hidden:
+        blocks.append({"type": "context", "elements": [_mrkdwn(f"…and {hidden} more channels")]})
+    return {"type": "home", "blocks": _unique_block_ids(blocks + footer)}
+
+
+def _unique_block_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for index, block in enumerate(blocks):
+        if block.get("block_id") == "signals-actions":
+            blocks[index] = {**block, "block_id": f"signals-actions-{index}"}
+    return blocks

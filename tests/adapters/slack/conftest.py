@@ -72,6 +72,23 @@ class SlackWorld:
         status, _, _ = await self.post(body, "application/x-www-form-urlencoded", headers)
         return key, status
 
+    async def press_on_home(self, action: dict[str, Any], *, user: str = "U1", team: str = "T1") -> None:
+        payload = {
+            "type": "block_actions", "team": {"id": team, "domain": "acme"},
+            "user": {"id": user, "team_id": team}, "api_app_id": "A1", "token": "legacy",
+            "container": {"type": "view", "view_id": "V1"}, "trigger_id": "1.2.3",
+            "view": {"id": "V1", "type": "home", "blocks": []},
+            "actions": [{"type": "button", "block_id": "signals-actions", **action,
+                         "action_ts": "1.2"}],
+        }  # fmt: skip
+        body = urlencode({"payload": json.dumps(payload)})
+        status, _, _ = await self.post(body, "application/x-www-form-urlencoded")
+        assert status == 200
+
+    def homes(self) -> list[dict[str, Any]]:
+        """The home views published, in order."""
+        return [c.body for c in self.slack.calls if c.method == "views.publish" and c.body.get("_ok")]
+
     async def press(
         self, action: dict[str, Any], *, user: str = "U1", channel: str = "C1", team: str = "T1"
     ) -> str:

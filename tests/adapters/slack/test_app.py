@@ -3,6 +3,9 @@ fake Slack (response_url, chat.postMessage), and what the core keeps."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -179,3 +182,55 @@ async def test_from_a_slash_command_to_the_morning_push(world: SlackWorld, core:
     (*_, goodbye) = await world.posted(3)
     assert goodbye["text"] == "Unsubscribed from Europe."
     assert await core.subscriptions.for_channel(C1) == []
+
+
+async def wait_for(condition: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("it never happened")
+
+
+async def test_the_app_home_shows_each_channel_and_acts_on_it(
+    world: SlackWorld, core: Core
+) -> None:
+    await world.command("subscribe europe keywords <!channel>, grid")
+    await world.command("subscribe asia mode instant", channel="C2")
+    await world.posted(2)
+    assert await world.event({"type": "app_home_opened", "user": "U1", "tab": "home"},
+                             event_id="H1") == 200  # fmt: skip
+    await wait_for(lambda: len(world.homes()) == 1)
+    (home,) = world.homes()
+    view = home["view"] if isinstance(home["view"], dict) else json.loads(home["view"])
+    texts = slack_texts({"text": "", "blocks": view["blocks"]})
+    shown = "\n".join(texts)
+    assert "*<#C1>*" in shown and "*<#C2>*" in shown
+    assert "Europe (europe): digest daily at 07:00 Europe/Brussels — next push Thu 26 Nov" in shown
+    assert "Asia (asia): instant alerts as stories arrive" in shown
+    assert "europe: Europe, Brussels, 07:00 Europe/Brussels" in shown  # the catalogue
+    for text in texts:
+        assert_slack_inert(text.replace("<#C1>", "").replace("<#C2>", ""))
+    buttons = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [e["text"]["text"] for e in buttons] == ["Pause Europe", "Pause Asia"]
+    await world.press_on_home({"action_id": buttons[0]["action_id"], "value": buttons[0]["value"]})
+    await wait_for(lambda: len(world.homes()) == 2)
+    (sub,) = await core.subscriptions.for_channel(C1)
+    assert sub.paused and sub.paused_reason.startswith("paused by U1")  # type: ignore[union-attr]
+    assert world.slack.posted("C1")[-1]["text"].startswith("Paused Europe.")
+    again = world.homes()[-1]["view"]
+    again = again if isinstance(again, dict) else json.loads(again)
+    labels = [e["text"]["text"] for b in again["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert labels == ["Resume Europe", "Pause Asia"]
+
+
+async def test_the_app_home_offers_no_buttons_to_those_who_may_not_use_them(core: Core) -> None:
+    async with running(core, slack_managers="admins") as world:
+        world.slack.teams["T1"].admins.add("UADMIN")
+        await world.command("subscribe europe", user="UADMIN")
+        await world.posted(1)
+        await world.event({"type": "app_home_opened", "user": "UMEMBER"}, event_id="H2")
+        await wait_for(lambda: len(world.homes()) == 1)
+        view = world.homes()[0]["view"]
+        view = view if isinstance(view, dict) else json.loads(view)
+        assert not [b for b in view["blocks"] if b["type"] == "actions"]
