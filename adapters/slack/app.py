@@ -57,6 +57,12 @@ CHANNEL_GONE = {
     "group_left": "signalbot was removed from the channel",
 }
 
+# Every event the app takes (the manifest subscribes to exactly these), and the bot scopes
+# its calls need.
+EVENTS = (*CHANNEL_GONE, "member_left_channel", "app_home_opened", "app_uninstalled",
+          "tokens_revoked")  # fmt: skip
+SCOPES_NEEDED = ("commands", "chat:write", "users:read", "channels:read", "groups:read")
+
 Respond = Callable[..., Awaitable[Any]] | None  # None where the request had no response_url
 
 
