@@ -22,7 +22,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.sender import PLATFORM, SCOPES
+from adapters.slack.sender import CLIENT_LOG, PLATFORM, SCOPES
 from bot.platform import (
     PREFIX,
     REGISTRY,
@@ -273,7 +273,7 @@ class SlackAdapter:
 
 def web_client(token: str, api_url: str) -> AsyncWebClient:
     """The Web API client the app answers with, on the bot's token."""
-    return AsyncWebClient(token=token, base_url=api_url)
+    return AsyncWebClient(token=token, base_url=api_url, logger=CLIENT_LOG)
 
 
 def _error_name(error: SlackApiError) -> str:

@@ -9,6 +9,7 @@ sent twice behind the engine's back.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,8 +22,9 @@ from bot.platform import DeliveryError, FailureScope, Outgoing, RateLimits, rend
 PLATFORM = "slack"
 
 # chat.postMessage: about one message a second per channel (short bursts allowed), and a
-# workspace-wide budget of several hundred a minute.
-LIMITS = RateLimits(per_channel=(1, 1.0), per_workspace=5.0)
+# workspace-wide budget Slack puts at several hundred a minute: ten a second here, and a 429
+# beyond it is waited out like any other.
+LIMITS = RateLimits(per_channel=(1, 1.0), per_workspace=10.0)
 
 # What an error says cannot take messages (see the platform notes); anything else refused
 # for good is about the one message.
@@ -44,6 +46,12 @@ TRANSIENT = frozenset(
 )
 
 TokenFor = Callable[[str], Awaitable[str | None]]  # a workspace's bot token, if installed
+
+# slack-sdk formats every request and response for a debug line whenever its logger's own
+# level is unset (``logger.level <= DEBUG``), whatever the handlers then keep: most of its
+# cost per message. Its clients log through this logger, whose level is set.
+CLIENT_LOG = logging.getLogger("adapters.slack.web")
+CLIENT_LOG.setLevel(logging.INFO)
 
 
 def delivery_error(error: SlackApiError) -> DeliveryError:
@@ -109,7 +117,8 @@ class SlackSender:
                     "signalbot is not installed in this workspace", scope="workspace"
                 )
             client = self._clients[workspace] = AsyncWebClient(
-                token=token, base_url=self.api_url, session=self._session, retry_handlers=[]
+                token=token, base_url=self.api_url, session=self._session, retry_handlers=[],
+                logger=CLIENT_LOG,
             )
         return client
 

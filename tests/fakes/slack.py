@@ -12,6 +12,7 @@ Every call is recorded.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import defaultdict, deque
@@ -135,6 +136,8 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     rejected_429: int = 0
     responses: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
+    answered_at: dict[str, float] = field(default_factory=dict)  # response_url key: first answer
+    _answered: dict[str, asyncio.Event] = field(default_factory=dict)
     port: int = 0
     _sent: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     _ts: int = 0
@@ -152,8 +155,28 @@ class FakeSlack:
         errors = block_errors(body.get("blocks", []))
         if errors or not (body.get("text") or body.get("blocks")):
             return web.Response(status=400, text="invalid_blocks" if errors else "no_text")
-        self.responses[request.match_info["key"]].append(body)
+        key = request.match_info["key"]
+        self.answered_at.setdefault(key, time.perf_counter())
+        self.answered(key).set()
+        self.responses[key].append(body)
         return web.Response(text="ok")
+
+    async def stats(self, request: web.Request) -> web.Response:
+        """What Slack has seen (for a benchmark that runs it in another process)."""
+        counts: dict[str, int] = defaultdict(int)
+        for body in self.posted():
+            counts[str(body["channel"])] += 1
+        return web.json_response({"posted": counts, "rejected_429": self.rejected_429})
+
+    async def reset(self, request: web.Request) -> web.Response:
+        self.calls.clear()
+        self._sent.clear()
+        self.rejected_429 = 0
+        return web.json_response({"ok": True})
+
+    def answered(self, key: str) -> asyncio.Event:
+        """Set once an answer reached the response_url ``key``."""
+        return self._answered.setdefault(key, asyncio.Event())
 
     def team(self, team_id: str = "T1", name: str = "Acme News", token: str | None = None) -> Team:
         team = self.teams[team_id] = Team(team_id, name, token or f"xoxb-{team_id}-fake")
@@ -286,6 +309,22 @@ async def serve_slack(slack: FakeSlack) -> AsyncIterator[FakeSlack]:
     app.router.add_post("/api/{method}", slack.handle)
     app.router.add_get("/api/{method}", slack.handle)
     app.router.add_post("/response/{key}", slack.respond)
+    app.router.add_get("/stats", slack.stats)
+    app.router.add_post("/reset", slack.reset)
     async with serve_app(app, backlog=1024) as port:
         slack.port = port
         yield slack
+
+
+def run_slack_process(port_out: Any, teams: list[tuple[str, str]], channel_limit: Any) -> None:
+    """Entry point of a child process serving a FakeSlack until it is terminated."""
+
+    async def main() -> None:
+        slack = FakeSlack(channel_limit=channel_limit)
+        for team_id, token in teams:
+            slack.team(team_id, token=token)
+        async with serve_slack(slack):
+            port_out.put(slack.port)
+            await asyncio.Event().wait()
+
+    asyncio.run(main())
