@@ -323,17 +323,16 @@ def run(
     settings = _settings()
     if settings.discord_token is not None:
         _fail("SIGNALBOT_DISCORD_TOKEN: this build has no Discord adapter yet; unset it")
-    if settings.slack_mode in ("socket", "oauth"):
-        mode = "Socket Mode" if settings.slack_mode == "socket" else "installs in many workspaces"
+    if settings.slack_mode == "oauth":
         _fail(
-            f"SIGNALBOT_SLACK_*: {mode} is not in this build yet; use a bot token and signing "
-            "secret (one workspace over HTTP)"
+            "SIGNALBOT_SLACK_CLIENT_ID: installs in many workspaces are not in this build yet; "
+            "use a bot token (one workspace, over HTTP or Socket Mode)"
         )
 
     async def serve_platforms(core: Core) -> None:
-        """Every platform whose settings are present, on one delivery engine and one HTTP
-        server, until SIGTERM or Ctrl-C; deliveries under way finish first."""
-        from adapters.slack import SlackAdapter, SlackSender, web_client
+        """Every platform whose settings are present, on one delivery engine, until SIGTERM
+        or Ctrl-C; deliveries under way finish first."""
+        from adapters.slack import SettingRejected, SlackAdapter, SlackSender, web_client
         from bot.web import WebServer
 
         stop = asyncio.Event()
@@ -341,23 +340,31 @@ def run(
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
         token = settings.slack_bot_token
-        assert token is not None  # one workspace over HTTP: the one Slack mode of this build
+        assert token is not None  # one workspace: the Slack modes of this build
         api = settings.slack_api_url
         async with SlackSender.single(token.get_secret_value(), api_url=api) as sender:
             bot = build_bot(core, {sender.platform: sender})
-            client = web_client(token.get_secret_value(), api)
+            adapter = SlackAdapter(bot, settings, web_client(token.get_secret_value(), api))
             server = WebServer(settings.http_host, settings.http_port)
-            SlackAdapter(bot, settings, client).mount(server)
-            await server.start()
-            err.print(
-                f"signalbot: taking Slack's requests at http://{settings.http_host}:"
-                f"{server.port}/slack/events",
-                markup=False,
-            )
+            socket = None
+            try:
+                if settings.slack_app_token is not None:
+                    socket = await adapter.connect(settings.slack_app_token.get_secret_value())
+                    where = "over Socket Mode"
+                else:
+                    await adapter.check()
+                    adapter.mount(server)
+                    await server.start()
+                    where = f"at http://{settings.http_host}:{server.port}/slack/events"
+            except SettingRejected as error:
+                raise UserError(*str(error).split(": ", 1)) from None
+            err.print(f"signalbot: taking Slack's requests {where}", markup=False)
             await bot.start()
             try:
                 await stop.wait()
             finally:
+                if socket is not None:
+                    await socket.close_async()  # type: ignore[no-untyped-call]
                 await server.stop()
                 await bot.stop()
 

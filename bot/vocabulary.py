@@ -29,13 +29,14 @@ _KEEPS_THE = frozenset(
     }
 )
 _SPACES = re.compile(r"\s+")
+_EDGES = re.compile(r"^[\s.;:,]+|[\s.;:,]+$")  # spaces and stray punctuation at either end
 _LEADING_THE = re.compile(r"^the\s+", re.I)
 _POSSESSIVE = re.compile(r"^(.*?)([’']s\b.*)$")
 
 
 def outlet_label(name: str) -> str:
     """A display label for an outlet or person: 'the Financial Times.' -> 'Financial Times'."""
-    text = _SPACES.sub(" ", name.replace("\u00a0", " ")).strip().strip(".;:,").strip()
+    text = _EDGES.sub("", _SPACES.sub(" ", name.replace("\u00a0", " ")))
     match = _LEADING_THE.match(text)
     if not match:
         return text

@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -77,6 +78,13 @@ class _ClientGiven(logging.Filter):
 log.addFilter(_ClientGiven())
 
 
+class SettingRejected(Exception):
+    """Slack refused a setting's token at start: ``signalbot run`` names it and stops."""
+
+    def __init__(self, setting: str, reason: str) -> None:
+        super().__init__(f"{setting}: Slack refused it ({reason})")
+
+
 class SlackAdapter:
     """The Slack app for one bot: built from the settings, mounted on the process's server."""
 
@@ -104,6 +112,27 @@ class SlackAdapter:
 
     def mount(self, server: WebServer) -> None:
         server.router.add_post(EVENTS_PATH, self.handle)
+
+    async def check(self, app_token: str | None = None) -> None:
+        """Ask Slack whether it takes the bot token (and the app-level token): a refusal is a
+        :class:`SettingRejected` naming the setting, before anything else starts."""
+        try:
+            await self.client.auth_test()
+        except SlackApiError as error:
+            raise SettingRejected("SIGNALBOT_SLACK_BOT_TOKEN", _error_name(error)) from None
+        if app_token is not None:
+            try:
+                await self.client.apps_connections_open(app_token=app_token)
+            except SlackApiError as error:
+                raise SettingRejected("SIGNALBOT_SLACK_APP_TOKEN", _error_name(error)) from None
+
+    async def connect(self, app_token: str) -> AsyncSocketModeHandler:
+        """Take Slack's requests over Socket Mode instead (no public URL needed): the same
+        listeners answer them. Close the handler it returns to disconnect."""
+        await self.check(app_token)
+        handler = AsyncSocketModeHandler(self.app, app_token, logger=log, web_client=self.client)
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        return handler
 
     async def handle(self, request: web.Request) -> web.Response:
         """Every request Slack sends: commands, buttons, events (verified by bolt)."""

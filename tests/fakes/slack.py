@@ -8,6 +8,10 @@ message without ``text`` or ``blocks``, Block Kit past its limits (``invalid_blo
 a second (429 with ``Retry-After``). Channels play the usual failures by name: ``gone-*``
 (``channel_not_found``), ``outside-*`` (``not_in_channel``), ``archived-*`` (``is_archived``).
 Every call is recorded.
+
+Socket Mode too: ``apps.connections.open`` on an app-level token gives a WebSocket URL where
+the fake says hello, sends envelopes (:meth:`FakeSlack.envelope`) and takes their acks, as
+Slack's Socket Mode does.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from tests.fakes.web import serve_app
 
@@ -138,6 +142,11 @@ class FakeSlack:
     responses: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     answered_at: dict[str, float] = field(default_factory=dict)  # response_url key: first answer
     _answered: dict[str, asyncio.Event] = field(default_factory=dict)
+    app_tokens: set[str] = field(default_factory=set)  # xapp- tokens for Socket Mode
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    acks: dict[str, dict[str, Any]] = field(default_factory=dict)  # envelope id: its ack
+    _acked: dict[str, asyncio.Event] = field(default_factory=dict)
+    _connected: asyncio.Event = field(default_factory=asyncio.Event)
     port: int = 0
     _sent: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     _ts: int = 0
@@ -174,6 +183,34 @@ class FakeSlack:
         self.rejected_429 = 0
         return web.json_response({"ok": True})
 
+    async def link(self, request: web.Request) -> web.WebSocketResponse:
+        """A Socket Mode connection: hello, then envelopes one way and acks the other."""
+        socket = web.WebSocketResponse(autoping=True)
+        await socket.prepare(request)
+        self.sockets.append(socket)
+        await socket.send_json({"type": "hello", "num_connections": len(self.sockets),
+                                "connection_info": {"app_id": "A1"},
+                                "debug_info": {"host": "fake"}})  # fmt: skip
+        self._connected.set()
+        async for message in socket:
+            if message.type == WSMsgType.TEXT:
+                ack = json.loads(message.data)
+                envelope_id = str(ack.get("envelope_id"))
+                self.acks[envelope_id] = ack
+                self._acked.setdefault(envelope_id, asyncio.Event()).set()
+        return socket
+
+    async def envelope(self, kind: str, payload: dict[str, Any], *, within: float = 5.0) -> dict[str, Any]:
+        """Send an envelope over the open Socket Mode connection; its ack."""
+        await asyncio.wait_for(self._connected.wait(), within)
+        envelope_id = f"env-{len(self.acks)}-{time.monotonic_ns()}"
+        acked = self._acked.setdefault(envelope_id, asyncio.Event())
+        await self.sockets[-1].send_json({"envelope_id": envelope_id, "type": kind,
+                                          "payload": payload, "accepts_response_payload": True,
+                                          "retry_attempt": 0, "retry_reason": ""})  # fmt: skip
+        await asyncio.wait_for(acked.wait(), within)
+        return self.acks[envelope_id]
+
     def answered(self, key: str) -> asyncio.Event:
         """Set once an answer reached the response_url ``key``."""
         return self._answered.setdefault(key, asyncio.Event())
@@ -207,6 +244,10 @@ class FakeSlack:
         self.calls.append(call)
         if method == "oauth.v2.access":
             return self._oauth(request, body)
+        if method == "apps.connections.open":
+            if token not in self.app_tokens:
+                return self._error("invalid_auth" if token else "not_authed")
+            return self._ok(url=f"ws://127.0.0.1:{self.port}/link/?ticket={len(self.sockets)}")
         team = self._team_of(token)
         if token in self.revoked:
             return self._error("token_revoked")
@@ -310,10 +351,15 @@ async def serve_slack(slack: FakeSlack) -> AsyncIterator[FakeSlack]:
     app.router.add_get("/api/{method}", slack.handle)
     app.router.add_post("/response/{key}", slack.respond)
     app.router.add_get("/stats", slack.stats)
+    app.router.add_get("/link/", slack.link)
     app.router.add_post("/reset", slack.reset)
     async with serve_app(app, backlog=1024) as port:
         slack.port = port
-        yield slack
+        try:
+            yield slack
+        finally:
+            for socket in slack.sockets:
+                await socket.close()
 
 
 def run_slack_process(port_out: Any, teams: list[tuple[str, str]], channel_limit: Any) -> None:

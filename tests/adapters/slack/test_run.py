@@ -59,3 +59,51 @@ async def test_the_bot_serves_slack_until_told_to_stop(tmp_path: Path) -> None:
     assert process.returncode == 0, err
     output = first + err.decode()
     assert "Traceback" not in output and team.token not in output and SECRET not in output
+
+
+async def test_the_bot_serves_slack_over_socket_mode(tmp_path: Path) -> None:
+    slack = FakeSlack()
+    team = slack.team("T1")
+    slack.app_tokens.add("xapp-1-run-test")
+    async with serve_slack(slack):
+        env = command_env(
+            tmp_path / "socket.db", SLACK_BOT_TOKEN=team.token, SLACK_APP_TOKEN="xapp-1-run-test",
+            SLACK_API_URL=slack.api_url,
+        )  # fmt: skip
+        process = await asyncio.create_subprocess_exec(
+            SIGNALBOT, "run", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert process.stderr is not None
+        first = ""
+        while not first.startswith("signalbot:"):  # slack-sdk logs its session before
+            first = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
+        assert first == "signalbot: taking Slack's requests over Socket Mode\n", first
+        payload = {"team_id": "T1", "channel_id": "C1", "user_id": "U1", "command": "/signals",
+                   "text": "subscribe asia", "response_url": slack.response_url("k")}  # fmt: skip
+        await slack.envelope("slash_commands", payload, within=20)
+        for _ in range(200):
+            if slack.posted():
+                break
+            await asyncio.sleep(0.05)
+        (confirmation,) = slack.posted()
+        assert confirmation["text"].startswith("Subscribed to Asia (asia)")
+        process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err.decode() and "xapp-1-run-test" not in err.decode()
+
+
+async def test_a_token_slack_refuses_stops_the_bot_with_one_line(tmp_path: Path) -> None:
+    slack = FakeSlack()
+    slack.team("T1")
+    async with serve_slack(slack):
+        env = command_env(
+            tmp_path / "refused.db", SLACK_BOT_TOKEN="xoxb-revoked-long-ago",
+            SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=slack.api_url,
+        )  # fmt: skip
+        process = await asyncio.create_subprocess_exec(
+            SIGNALBOT, "run", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 2
+    assert err.decode() == "signalbot: SIGNALBOT_SLACK_BOT_TOKEN: Slack refused it (invalid_auth)\n"
