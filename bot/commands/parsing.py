@@ -288,7 +288,10 @@ def _request(command: Command, raw: Mapping[str, str | int]) -> CommandRequest:
                 if param.flag:
                     raise CommandError(_needs_value(param))
                 continue
-            values[param.name] = read_value(command, param, given)
+            value = read_value(command, param, given)
+            if param.required and value in ("", ()):  # "story <>": nothing left to read
+                raise CommandError(_missing(command, param))
+            values[param.name] = value
     return CommandRequest(command.name, values)
 
 
