@@ -72,18 +72,25 @@ class SlackWorld:
         status, _, _ = await self.post(body, "application/x-www-form-urlencoded", headers)
         return key, status
 
-    async def press_on_home(self, action: dict[str, Any], *, user: str = "U1", team: str = "T1") -> None:
+    async def _block_action(
+        self, action: dict[str, Any], user: str, team: str, where: dict[str, Any]
+    ) -> None:
+        """A button pressed, as Slack posts it (``where``: the message or view it was on)."""
         payload = {
             "type": "block_actions", "team": {"id": team, "domain": "acme"},
             "user": {"id": user, "team_id": team}, "api_app_id": "A1", "token": "legacy",
-            "container": {"type": "view", "view_id": "V1"}, "trigger_id": "1.2.3",
-            "view": {"id": "V1", "type": "home", "blocks": []},
+            "trigger_id": "1.2.3", **where,
             "actions": [{"type": "button", "block_id": "signals-actions", **action,
                          "action_ts": "1.2"}],
         }  # fmt: skip
         body = urlencode({"payload": json.dumps(payload)})
         status, _, _ = await self.post(body, "application/x-www-form-urlencoded")
         assert status == 200
+
+    async def press_on_home(self, action: dict[str, Any], *, user: str = "U1", team: str = "T1") -> None:
+        view = {"container": {"type": "view", "view_id": "V1"},
+                "view": {"id": "V1", "type": "home", "blocks": []}}  # fmt: skip
+        await self._block_action(action, user, team, view)
 
     def homes(self) -> list[dict[str, Any]]:
         """The home views published, in order."""
@@ -92,19 +99,14 @@ class SlackWorld:
     async def press(
         self, action: dict[str, Any], *, user: str = "U1", channel: str = "C1", team: str = "T1"
     ) -> str:
+        """A button under a message in ``channel``; the key of its response_url."""
         key = uuid.uuid4().hex[:8]
-        payload = {
-            "type": "block_actions", "team": {"id": team, "domain": "acme"},
-            "user": {"id": user, "team_id": team}, "api_app_id": "A1", "token": "legacy",
+        message = {
             "container": {"type": "message", "channel_id": channel, "is_ephemeral": True},
-            "channel": {"id": channel, "name": "news"}, "trigger_id": "1.2.3",
+            "channel": {"id": channel, "name": "news"},
             "response_url": self.slack.response_url(key),
-            "actions": [{"type": "button", "block_id": "signals-actions", **action,
-                         "action_ts": "1.2"}],
-        }  # fmt: skip
-        body = urlencode({"payload": json.dumps(payload)})
-        status, _, _ = await self.post(body, "application/x-www-form-urlencoded")
-        assert status == 200
+        }
+        await self._block_action(action, user, team, message)
         return key
 
     async def event(self, event: dict[str, Any], *, event_id: str, team: str = "T1") -> int:
