@@ -110,7 +110,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         async with engine.begin() as conn:
             await conn.execute(
                 text(
-                    "TRUNCATE stories, fetch_validators, subscriptions, sends, deliveries, push_claims, platform_events RESTART IDENTITY"
+                    "TRUNCATE stories, fetch_validators, subscriptions, sends, deliveries, push_claims, platform_events, slack_installations, slack_bots, slack_oauth_states RESTART IDENTITY"
                 )
             )
     await engine.dispose()
