@@ -323,32 +323,46 @@ def run(
     settings = _settings()
     if settings.discord_token is not None:
         _fail("SIGNALBOT_DISCORD_TOKEN: this build has no Discord adapter yet; unset it")
-    if settings.slack_mode == "oauth":
-        _fail(
-            "SIGNALBOT_SLACK_CLIENT_ID: installs in many workspaces are not in this build yet; "
-            "use a bot token (one workspace, over HTTP or Socket Mode)"
-        )
-
     async def serve_platforms(core: Core) -> None:
         """Every platform whose settings are present, on one delivery engine, until SIGTERM
         or Ctrl-C; deliveries under way finish first."""
-        from adapters.slack import SettingRejected, SlackAdapter, SlackSender, web_client
+        from adapters.slack import (
+            SettingRejected,
+            SlackAdapter,
+            SlackSender,
+            installation_store,
+            tokens_from,
+            web_client,
+        )
         from bot.web import WebServer
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        token = settings.slack_bot_token
-        assert token is not None  # one workspace: the Slack modes of this build
         api = settings.slack_api_url
-        async with SlackSender.single(token.get_secret_value(), api_url=api) as sender:
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+        installations = None
+        if token is not None:  # one workspace
+            sender = SlackSender.single(token, api_url=api)
+        else:  # many, installed through OAuth: each workspace's token in its installation
+            assert settings.slack_client_id is not None
+            installations = installation_store(core.engine, settings.slack_client_id)
+            sender = SlackSender(tokens_from(installations), api_url=api)
+        async with sender:
             bot = build_bot(core, {sender.platform: sender})
-            adapter = SlackAdapter(bot, settings, web_client(token.get_secret_value(), api))
+            adapter = SlackAdapter(bot, settings, web_client(token, api), installations)
             server = WebServer(settings.http_host, settings.http_port)
             socket = None
             try:
-                if settings.slack_app_token is not None:
+                if installations is not None:
+                    adapter.mount(server)
+                    await server.start()
+                    where = (
+                        f"at http://{settings.http_host}:{server.port}/slack/events (install at "
+                        f"/slack/install)"
+                    )
+                elif settings.slack_app_token is not None:
                     socket = await adapter.connect(settings.slack_app_token.get_secret_value())
                     where = "over Socket Mode"
                 else:

@@ -1,6 +1,19 @@
 """The Slack adapter: slack-bolt's AsyncApp mapped onto the core's commands, and a Sender."""
 
-from adapters.slack.app import SettingRejected, SlackAdapter, web_client
+from adapters.slack.app import (
+    SettingRejected,
+    SlackAdapter,
+    installation_store,
+    tokens_from,
+    web_client,
+)
 from adapters.slack.sender import SlackSender
 
-__all__ = ["SettingRejected", "SlackAdapter", "SlackSender", "web_client"]
+__all__ = [
+    "SettingRejected",
+    "SlackAdapter",
+    "SlackSender",
+    "installation_store",
+    "tokens_from",
+    "web_client",
+]

@@ -20,7 +20,10 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.errors import SlackApiError
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.sender import CLIENT_LOG, PLATFORM, SCOPES
@@ -44,6 +47,9 @@ from bot.platform import (
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+INSTALL_PATH = "/slack/install"
+REDIRECT_PATH = "/slack/oauth_redirect"
+STATE_SECONDS = 600  # an install must finish within ten minutes
 ADMIN_CACHE_SECONDS = 600.0
 CANNOT_POST = (
     "I can't post in this channel, so nothing was changed. Invite me first: type "
@@ -88,15 +94,39 @@ class SettingRejected(Exception):
 class SlackAdapter:
     """The Slack app for one bot: built from the settings, mounted on the process's server."""
 
-    def __init__(self, bot: Bot, settings: Settings, client: AsyncWebClient) -> None:
-        """``client``: the Web API client on the bot's token, pointed at the Slack API."""
+    def __init__(
+        self,
+        bot: Bot,
+        settings: Settings,
+        client: AsyncWebClient,
+        installations: AsyncSQLAlchemyInstallationStore | None = None,
+    ) -> None:
+        """``client``: the Web API client pointed at the Slack API, on the bot's token (one
+        workspace) or none (many: ``installations`` holds each workspace's)."""
         secret = settings.slack_signing_secret
         self.bot = bot
         self.settings = settings
         self.client = client
-        self.app = AsyncApp(  # the client carries the workspace's token
+        self.installations = installations
+        oauth = None
+        if installations is not None:
+            client_secret = settings.slack_client_secret
+            assert settings.slack_client_id is not None and client_secret is not None
+            oauth = AsyncOAuthSettings(
+                client_id=settings.slack_client_id,
+                client_secret=client_secret.get_secret_value(),
+                scopes=list(SCOPES_NEEDED),
+                installation_store=installations,
+                state_store=AsyncSQLAlchemyOAuthStateStore(
+                    expiration_seconds=STATE_SECONDS, engine=bot.core.engine, logger=log
+                ),
+                install_path=INSTALL_PATH,
+                redirect_uri_path=REDIRECT_PATH,
+            )
+        self.app = AsyncApp(  # the client carries the workspace's token, where there is one
             signing_secret=secret.get_secret_value() if secret else None,
             client=client,
+            oauth_settings=oauth,
             logger=log,
         )
         self._admins: dict[tuple[str, str], tuple[bool, float]] = {}
@@ -112,6 +142,9 @@ class SlackAdapter:
 
     def mount(self, server: WebServer) -> None:
         server.router.add_post(EVENTS_PATH, self.handle)
+        if self.installations is not None:  # installs in many workspaces, through OAuth
+            server.router.add_get(INSTALL_PATH, self.install)
+            server.router.add_get(REDIRECT_PATH, self.installed)
 
     async def check(self, app_token: str | None = None) -> None:
         """Ask Slack whether it takes the bot token (and the app-level token): a refusal is a
@@ -134,6 +167,20 @@ class SlackAdapter:
         await handler.connect_async()  # type: ignore[no-untyped-call]
         return handler
 
+    async def install(self, request: web.Request) -> web.Response:
+        """The "Add to Slack" page: where an install starts (with its state in a cookie)."""
+        flow = self.app.oauth_flow
+        assert flow is not None
+        started = await flow.handle_installation(await to_bolt_request(request))
+        return await to_aiohttp_response(started)
+
+    async def installed(self, request: web.Request) -> web.Response:
+        """Where Slack sends the browser back: the code becomes the workspace's installation."""
+        flow = self.app.oauth_flow
+        assert flow is not None
+        finished = await flow.handle_callback(await to_bolt_request(request))
+        return await to_aiohttp_response(finished)
+
     async def handle(self, request: web.Request) -> web.Response:
         """Every request Slack sends: commands, buttons, events (verified by bolt)."""
         response = await self.app.async_dispatch(await to_bolt_request(request))
@@ -141,7 +188,7 @@ class SlackAdapter:
 
     # ---- who may change a channel ----------------------------------------------------
 
-    async def can_manage(self, workspace: str, user: str) -> bool:
+    async def can_manage(self, client: AsyncWebClient, workspace: str, user: str) -> bool:
         """Everyone, or (SLACK_MANAGERS=admins) the workspace's admins and owners, asked of
         ``users.info`` and remembered for ten minutes."""
         if self.settings.slack_managers == "everyone":
@@ -152,7 +199,7 @@ class SlackAdapter:
         if known is not None and now - known[1] < ADMIN_CACHE_SECONDS:
             return known[0]
         try:
-            info = await self.client.users_info(user=user)
+            info = await client.users_info(user=user)
             person = info.get("user") or {}
             admin = bool(person.get("is_admin") or person.get("is_owner"))
         except SlackApiError as error:
@@ -162,28 +209,36 @@ class SlackAdapter:
         return admin
 
     async def context(
-        self, workspace: str, channel: str, user: str, name: str
+        self, client: AsyncWebClient, workspace: str, channel: str, user: str, name: str
     ) -> tuple[CommandContext, list[Any]]:
         """Who asks where, and (for a change) the channel's subscriptions as they stand, to
         put back if the channel turns out to refuse the bot."""
         command = REGISTRY.get(name)
         manages = command is not None and command.manages
-        allowed = await self.can_manage(workspace, user) if manages else True
+        allowed = await self.can_manage(client, workspace, user) if manages else True
         ctx = CommandContext(ChannelRef(PLATFORM, workspace, channel), user, allowed)
         before = await self.bot.core.subscriptions.for_channel(ctx.channel) if manages else []
         return ctx, before
 
     # ---- listeners ---------------------------------------------------------------------
 
-    async def on_command(self, ack: Any, body: dict[str, Any], respond: Respond) -> None:
+    # Listeners take bolt's ``client``: the Web API on the token of the workspace the request
+    # came from (one workspace's own, or the one its installation holds).
+
+    async def on_command(
+        self, ack: Any, body: dict[str, Any], respond: Respond, client: AsyncWebClient
+    ) -> None:
         await ack()
         text = str(body.get("text") or "")
         name, _ = parse_command_name(text)
-        ctx, before = await self.context(body["team_id"], body["channel_id"], body["user_id"], name)
+        team, channel, user = body["team_id"], body["channel_id"], body["user_id"]
+        ctx, before = await self.context(client, team, channel, user, name)
         reply = await self.bot.commands.handle(text, ctx)
-        await self.answer(reply, ctx, respond, before)
+        await self.answer(client, reply, ctx, respond, before)
 
-    async def on_button(self, ack: Any, body: dict[str, Any], respond: Respond) -> None:
+    async def on_button(
+        self, ack: Any, body: dict[str, Any], respond: Respond, client: AsyncWebClient
+    ) -> None:
         await ack()
         action = (body.get("actions") or [{}])[0]
         kind = slack_button(str(action.get("action_id") or ""))
@@ -202,33 +257,40 @@ class SlackAdapter:
             name = str(json.loads(payload)[0])
         except (ValueError, IndexError, TypeError, KeyError):
             name = ""  # the service answers a button it cannot read
-        ctx, before = await self.context(team, channel, user, name)
+        ctx, before = await self.context(client, team, channel, user, name)
         reply = await self.bot.commands.press(kind, payload, ctx)
         if on_home:  # no response_url there: the channel hears of a change, the tab shows it
             if not reply.private:
-                await self.answer(reply, ctx, respond, before)
-            await self.publish_home(team, user)
+                await self.answer(client, reply, ctx, respond, before)
+            await self.publish_home(client, team, user)
             return
-        await self.answer(reply, ctx, respond, before)
+        await self.answer(client, reply, ctx, respond, before)
 
-    async def on_home_opened(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def on_home_opened(
+        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         if event.get("tab", "home") == "home" and event.get("user"):
-            await self.publish_home(body["team_id"], str(event["user"]))
+            await self.publish_home(client, body["team_id"], str(event["user"]))
 
-    async def publish_home(self, team: str, user: str) -> None:
+    async def publish_home(self, client: AsyncWebClient, team: str, user: str) -> None:
         """The App Home tab as this user may use it: the workspace's channels, their
         subscriptions and, for those who may change them, pause and resume buttons."""
-        allowed = await self.can_manage(team, user)
+        allowed = await self.can_manage(client, team, user)
         overview = await workspace_overview(
             self.bot.commands, PLATFORM, team, can_manage=allowed
         )
         try:
-            await self.client.views_publish(user_id=user, view=slack_home_view(overview))
+            await client.views_publish(user_id=user, view=slack_home_view(overview))
         except SlackApiError as error:
             log.warning("views.publish failed in %s: %s", team, _error_name(error))
 
     async def answer(
-        self, reply: Reply, ctx: CommandContext, respond: Respond, before: list[Any]
+        self,
+        client: AsyncWebClient,
+        reply: Reply,
+        ctx: CommandContext,
+        respond: Respond,
+        before: list[Any],
     ) -> None:
         """A private answer through ``response_url``; a public one in the channel, where a
         refusal undoes the change and tells the user privately how to let the bot in."""
@@ -240,7 +302,7 @@ class SlackAdapter:
             return
         message = {k: v for k, v in payload.items() if k != "response_type"}
         try:
-            await self.client.chat_postMessage(channel=ctx.channel.channel, **message)
+            await client.chat_postMessage(channel=ctx.channel.channel, **message)
         except SlackApiError as error:
             name = _error_name(error)
             if SCOPES.get(name) != "channel":
@@ -285,7 +347,10 @@ class SlackAdapter:
 
     async def on_uninstalled(self, body: dict[str, Any]) -> None:
         if await self.first_time(body):
-            await self.bot.lifecycle.forget_workspace(PLATFORM, body["team_id"])
+            team = body["team_id"]
+            await self.bot.lifecycle.forget_workspace(PLATFORM, team)
+            if self.installations is not None:
+                await self.installations.async_delete_all(enterprise_id=None, team_id=team)
 
     async def first_time(self, body: dict[str, Any]) -> bool:
         """False for an event already handled (Slack retries events): handled once."""
@@ -300,9 +365,25 @@ class SlackAdapter:
         log.error("handling a Slack request failed: %s", type(error).__name__, exc_info=error)
 
 
-def web_client(token: str, api_url: str) -> AsyncWebClient:
-    """The Web API client the app answers with, on the bot's token."""
+def web_client(token: str | None, api_url: str) -> AsyncWebClient:
+    """The Web API client the app answers with, on the bot's token (none for an app installed
+    in many workspaces: each request's own is used)."""
     return AsyncWebClient(token=token, base_url=api_url, logger=CLIENT_LOG)
+
+
+def installation_store(engine: Any, client_id: str) -> AsyncSQLAlchemyInstallationStore:
+    """Each workspace's installation, in our own tables (see migration 0009)."""
+    return AsyncSQLAlchemyInstallationStore(client_id=client_id, engine=engine, logger=log)
+
+
+def tokens_from(store: AsyncSQLAlchemyInstallationStore) -> Callable[[str], Awaitable[str | None]]:
+    """A workspace's bot token, as its installation holds it (for the sender)."""
+
+    async def token_for(workspace: str) -> str | None:
+        found = await store.async_find_bot(enterprise_id=None, team_id=workspace)
+        return found.bot_token if found is not None else None
+
+    return token_for
 
 
 def _error_name(error: SlackApiError) -> str:

@@ -17,6 +17,7 @@ Slack's Socket Mode does.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections import defaultdict, deque
@@ -143,6 +144,8 @@ class FakeSlack:
     answered_at: dict[str, float] = field(default_factory=dict)  # response_url key: first answer
     _answered: dict[str, asyncio.Event] = field(default_factory=dict)
     app_tokens: set[str] = field(default_factory=set)  # xapp- tokens for Socket Mode
+    client_id: str = "111.222"  # the app's OAuth credentials
+    client_secret: str = "client-secret"
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     acks: dict[str, dict[str, Any]] = field(default_factory=dict)  # envelope id: its ack
     _acked: dict[str, asyncio.Event] = field(default_factory=dict)
@@ -331,6 +334,16 @@ class FakeSlack:
                               "is_owner": False, "is_bot": False})  # fmt: skip
 
     def _oauth(self, request: web.Request, body: dict[str, Any]) -> web.Response:
+        """oauth.v2.access: the app's own credentials (HTTP Basic, or in the body) and a code
+        from an install the fake knows (``code-<team id>``)."""
+        client_id, client_secret = body.get("client_id"), body.get("client_secret")
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            client_id, _, client_secret = base64.b64decode(auth[6:]).decode().partition(":")
+        if client_id != self.client_id:
+            return self._error("invalid_client_id")
+        if client_secret != self.client_secret:
+            return self._error("bad_client_secret")
         code = str(body.get("code") or "")
         team_id = code.removeprefix("code-")
         if not code.startswith("code-") or team_id not in self.teams:
