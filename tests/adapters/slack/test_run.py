@@ -107,3 +107,26 @@ async def test_a_token_slack_refuses_stops_the_bot_with_one_line(tmp_path: Path)
         _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
     assert err.decode() == "signalbot: SIGNALBOT_SLACK_BOT_TOKEN: Slack refused it (invalid_auth)\n"
+
+
+async def test_the_bot_takes_installs_in_many_workspaces(tmp_path: Path) -> None:
+    slack = FakeSlack()
+    async with serve_slack(slack):
+        env = command_env(
+            tmp_path / "oauth.db", SLACK_CLIENT_ID=slack.client_id,
+            SLACK_CLIENT_SECRET=slack.client_secret, SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=slack.api_url, SIGNALBOT_HTTP_HOST="127.0.0.1", SIGNALBOT_HTTP_PORT="0",
+        )  # fmt: skip
+        process = await asyncio.create_subprocess_exec(
+            SIGNALBOT, "run", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert process.stderr is not None
+        first = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
+        assert first.endswith("/slack/events (install at /slack/install)\n"), first
+        base = first.split(" at ", 1)[1].split("/slack/events")[0]
+        async with aiohttp.ClientSession() as session, session.get(f"{base}/slack/install") as page:
+            assert page.status == 200 and "slack.com/oauth/v2/authorize" in await page.text()
+        process.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err
+    assert slack.client_secret not in first + err.decode()
