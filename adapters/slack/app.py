@@ -9,7 +9,6 @@ the user told how to invite the bot). Errors are private sentences; no traceback
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -37,7 +36,7 @@ from bot.platform import (
     Settings,
     WebServer,
     parse_command_name,
-    payload_channel,
+    payload_target,
     render_reply,
     slack_button,
     slack_home_view,
@@ -244,8 +243,9 @@ class SlackAdapter:
         kind = slack_button(str(action.get("action_id") or ""))
         payload = str(action.get("value") or "")
         on_home = (body.get("view") or {}).get("type") == "home"
+        name, acts_in = payload_target(payload)  # "" for a button the service cannot read
         channel = (
-            payload_channel(payload)
+            acts_in
             or (body.get("channel") or {}).get("id")
             or (body.get("container") or {}).get("channel_id")
         )
@@ -253,10 +253,6 @@ class SlackAdapter:
         user = (body.get("user") or {}).get("id")
         if kind is None or not channel or not team or not user:
             return
-        try:
-            name = str(json.loads(payload)[0])
-        except (ValueError, IndexError, TypeError, KeyError):
-            name = ""  # the service answers a button it cannot read
         ctx, before = await self.context(client, team, channel, user, name)
         reply = await self.bot.commands.press(kind, payload, ctx)
         if on_home:  # no response_url there: the channel hears of a change, the tab shows it

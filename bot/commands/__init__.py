@@ -25,7 +25,7 @@ from bot.commands.parsing import (
     parse_args,
     parse_options,
     parse_text,
-    payload_channel,
+    payload_target,
 )
 from bot.commands.parsing import split_command as parse_command_name
 from bot.commands.registry import (
@@ -72,7 +72,7 @@ __all__ = [
     "parse_command_name",
     "parse_options",
     "parse_text",
-    "payload_channel",
+    "payload_target",
     "pushes",
     "region_choices",
     "subscriptions",

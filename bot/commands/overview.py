@@ -4,28 +4,21 @@ resume for those who may, and the regions one can subscribe to."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from itertools import groupby
 
 from bot import regions
 from bot.commands.parsing import action
 from bot.commands.registry import REGISTRY, CommandRequest
 from bot.commands.service import CommandService
-from bot.commands.wording import describe, describe_filters, format_local
+from bot.commands.subscriptions import MAX_BUTTONS
+from bot.commands.wording import subscription_lines
 from bot.domain import PREFIX, Subscription
 from bot.render.model import Action, ActionKind, ChannelSummary, Overview
 
-MAX_BUTTONS = 4  # per channel
 
-
-def _lines(sub: Subscription, service: CommandService) -> list[str]:
-    now = service.clock.now()
-    line = f"• {describe(sub)}"
-    if sub.paused:
-        line += f" — PAUSED ({sub.paused_reason or 'no reason given'})"
-    elif sub.next_push_at:
-        line += f" — next push {format_local(sub.next_push_at, sub.timezone, now)}"
-    lines = [line]
-    lines.extend(f"    {f}" for f in describe_filters(sub.filters))
+def _lines(sub: Subscription, now: datetime) -> list[str]:
+    lines = subscription_lines(sub, now)
     if sub.last_result:
         lines.append(f"    last result: {sub.last_result}")
     return lines
@@ -44,10 +37,11 @@ async def workspace_overview(
     """The workspace at a glance, with pause and resume buttons for those who may manage
     channels."""
     subs = await service.subscriptions.for_workspace(platform, workspace)
+    now = service.clock.now()
     channels = []
     for _, group in groupby(subs, key=lambda s: s.channel):
         mine = list(group)
-        text = "\n".join(line for sub in mine for line in _lines(sub, service))
+        text = "\n".join(line for sub in mine for line in _lines(sub, now))
         buttons = tuple(_button(s) for s in mine[:MAX_BUTTONS]) if can_manage else ()
         channels.append(ChannelSummary(mine[0].channel.channel, text, buttons))
     intro = (

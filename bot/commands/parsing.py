@@ -348,15 +348,18 @@ def read_payload(registry: Registry, payload: str) -> CommandRequest:
         ) from None
 
 
-def payload_channel(payload: str) -> str | None:
-    """The channel a button acts in, when it says (one pressed on a home tab)."""
+def payload_target(payload: str) -> tuple[str, str | None]:
+    """What a button runs, before it is read in full: its command's name ("" if it has none)
+    and the channel it acts in, when it says (one pressed on a home tab). An adapter needs
+    both to know who may press it, and where."""
     try:
         packed = json.loads(payload)
     except ValueError:
-        return None
-    if isinstance(packed, list) and len(packed) == 3 and isinstance(packed[2], str):
-        return packed[2]
-    return None
+        return "", None
+    if not isinstance(packed, list) or not packed or not isinstance(packed[0], str):
+        return "", None
+    channel = packed[2] if len(packed) == 3 and isinstance(packed[2], str) else None
+    return packed[0], channel
 
 
 def action(

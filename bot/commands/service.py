@@ -16,7 +16,6 @@ from bot import regions
 from bot.clock import Clock
 from bot.commands.parsing import (
     action,
-    command_line,
     find_command,
     parse_args,
     parse_options,
@@ -103,9 +102,6 @@ class CommandService:
         except CommandError as error:
             return error_reply(str(error))
         return await self._answer(command, request, ctx)
-
-    def command_line(self, request: CommandRequest) -> str:
-        return command_line(self.registry, request)
 
     @staticmethod
     def _check_allowed(command: Command, ctx: CommandContext) -> None:

@@ -21,6 +21,7 @@ from bot.commands.wording import (
     describe,
     describe_filters,
     format_local,
+    subscription_lines,
 )
 from bot.domain import PREFIX, DeliveryMode, Filters, Subscription
 from bot.render.model import Action, Reply
@@ -193,12 +194,6 @@ async def list_subscriptions(
     now = service.clock.now()
     lines = ["This channel's subscriptions:"]
     for sub in subs:
-        line = f"  • {describe(sub)}"
-        if sub.paused:
-            line += f" — PAUSED ({sub.paused_reason or 'no reason given'})"
-        elif sub.next_push_at:
-            line += f" — next push {format_local(sub.next_push_at, sub.timezone, now)}"
-        lines.append(line)
-        lines.extend(f"      {f}" for f in describe_filters(sub.filters))
+        lines.extend(subscription_lines(sub, now, indent="  "))
     buttons = tuple(unsubscribe_button(s.region) for s in subs[:MAX_BUTTONS])
     return Reply("\n".join(lines), actions=buttons)

@@ -62,6 +62,17 @@ def describe_filters(filters: Filters) -> list[str]:
     return lines
 
 
+def subscription_lines(sub: Subscription, now: datetime, indent: str = "") -> list[str]:
+    """A subscription as ``list`` and the workspace overview show it: what it is, whether it
+    is paused (and why) or when it next pushes, then its filters."""
+    line = f"{indent}• {describe(sub)}"
+    if sub.paused:
+        line += f" — PAUSED ({sub.paused_reason or 'no reason given'})"
+    elif sub.next_push_at:
+        line += f" — next push {format_local(sub.next_push_at, sub.timezone, now)}"
+    return [line, *(f"{indent}    {f}" for f in describe_filters(sub.filters))]
+
+
 def stories_word(count: int) -> str:
     return f"stor{'y' if count == 1 else 'ies'}"
 

@@ -185,10 +185,10 @@ def _components(actions: tuple[Action, ...]) -> list[dict[str, Any]]:
             "type": 2,
             "style": DANGER if action.kind == "unsubscribe" else SECONDARY,
             "label": cut_utf16(" ".join(action.label.split()), BUTTON_LABEL) or action.kind.title(),
-            "custom_id": custom_id(action),
+            "custom_id": identity,
         }
         for action in actions
-        if len(custom_id(action)) <= CUSTOM_ID
+        if len(identity := custom_id(action)) <= CUSTOM_ID
     ][: BUTTONS_PER_ROW * ROWS]
     return [
         {"type": 1, "components": buttons[start : start + BUTTONS_PER_ROW]}

@@ -323,11 +323,4 @@ def home_view(overview: Overview) -> dict[str, Any]:
         blocks.extend(section)
     if hidden:
         blocks.append({"type": "context", "elements": [_mrkdwn(f"…and {hidden} more channels")]})
-    return {"type": "home", "blocks": _unique_block_ids(blocks + footer)}
-
-
-def _unique_block_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for index, block in enumerate(blocks):
-        if block.get("block_id") == "signals-actions":
-            blocks[index] = {**block, "block_id": f"signals-actions-{index}"}
-    return blocks
+    return {"type": "home", "blocks": _unique_ids(blocks + footer)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -47,4 +47,5 @@ class EventLog:
 
     async def count(self) -> int:
         async with self.engine.connect() as conn:
-            return len((await conn.execute(select(_e.event_id))).all())
+            counted = select(func.count()).select_from(platform_events)
+            return int((await conn.execute(counted)).scalar_one())
