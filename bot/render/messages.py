@@ -22,12 +22,18 @@ def render_story(story: Story, fmt: Format) -> Payload:
 
 
 def render_card(card: StoryCard, fmt: Format) -> Payload:
-    """A story already cut down to a card, for one platform (build the card once, send many)."""
-    if fmt == "slack":
-        return slack.story_message(card)
-    if fmt == "discord":
-        return discord.story_message(card)
-    return text.story_message(card)
+    """A story already cut down to a card, for one platform: made once per card, however many
+    channels it goes to (treat the returned dict as read-only)."""
+    payload: Payload | None = card.payloads.get(fmt)
+    if payload is None:
+        if fmt == "slack":
+            payload = slack.story_message(card)
+        elif fmt == "discord":
+            payload = discord.story_message(card)
+        else:
+            payload = text.story_message(card)
+        card.payloads[fmt] = payload
+    return payload
 
 
 @lru_cache(maxsize=512)
@@ -42,12 +48,8 @@ def render_digest(digest: Digest, fmt: Format) -> Payload:
 
 
 def encoded_digest(digest: Digest, fmt: Literal["slack", "discord"]) -> bytes:
-    """A digest's payload as the JSON body of a request, encoded once for all its channels
-    (kept on the digest itself: a send finds it without comparing digests)."""
-    body = digest.bodies.get(fmt)
-    if body is None:
-        body = digest.bodies[fmt] = json.dumps(render_digest(digest, fmt)).encode()
-    return body
+    """A digest's payload as the JSON body of a request (see :func:`encoded_push`)."""
+    return encoded_push(digest, fmt)
 
 
 def render_notice(notice: Notice, fmt: Format) -> Payload:
@@ -68,10 +70,14 @@ def render_push(content: PushContent, fmt: Format) -> Payload:
 
 
 def encoded_push(content: PushContent, fmt: Literal["slack", "discord"]) -> bytes:
-    """:func:`render_push` as a JSON request body (a digest's encoded once for all channels)."""
-    if isinstance(content, Digest):
-        return encoded_digest(content, fmt)
-    return json.dumps(render_push(content, fmt)).encode()
+    """:func:`render_push` as a JSON request body. A digest's or a card's is encoded once for
+    all its channels, and kept on it: a send finds it without comparing digests."""
+    if isinstance(content, Notice):
+        return json.dumps(render_push(content, fmt)).encode()
+    body = content.bodies.get(fmt)
+    if body is None:
+        body = content.bodies[fmt] = json.dumps(render_push(content, fmt)).encode()
+    return body
 
 
 def render_reply(reply: Reply, fmt: Format) -> Payload:

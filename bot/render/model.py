@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 from bot import regions
 from bot.domain import PREFIX, Story
@@ -168,6 +168,16 @@ class StoryCard:
     def meta_line(self) -> str:
         """'Europe · Security · Feb 27, 2024'."""
         return " · ".join(self.meta)
+
+    # One card goes to every channel an alert reaches: its payloads are made once (see
+    # ``messages.render_card`` and ``messages.encoded_push``).
+    @cached_property
+    def payloads(self) -> dict[str, Any]:
+        return {}
+
+    @cached_property
+    def bodies(self) -> dict[str, bytes]:
+        return {}
 
     def shrunk(self, level: int) -> StoryCard:
         """A shorter version for tight platform limits; level 0 is the card itself."""
