@@ -132,6 +132,7 @@ def build_bot(
         stories=core.stories,
         delivery=delivery,
         fetcher=core.fetcher,
+        events=core.events,
         alerts_since=alerts_since,
     )
     return Bot(core, delivery, commands, service)

@@ -11,7 +11,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 
@@ -21,6 +21,7 @@ from bot.delivery import DeliveryEngine, PushOutcome
 from bot.domain import Story
 from bot.ingest.fetch import Fetcher
 from bot.ingest.sources import read_source
+from bot.store.events import EventLog
 from bot.store.stories import StoryStore
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 # fan-out's time went to it (bench/fanout.py). Larger generations collect the same garbage,
 # less often.
 GC_THRESHOLDS = (10_000, 50, 10)
+EVENT_MEMORY = timedelta(days=1)  # how long a platform event is remembered as handled
+TIDY_INTERVAL = timedelta(hours=1)
 
 
 def tune_gc() -> None:
@@ -49,6 +52,7 @@ class BotService:
         stories: StoryStore,
         delivery: DeliveryEngine,
         fetcher: Callable[[], Fetcher],
+        events: EventLog,
         alerts_since: datetime | None = None,
     ) -> None:
         """``alerts_since``: stories stored after this time are news for instant subscribers
@@ -58,6 +62,7 @@ class BotService:
         self.stories = stories
         self.delivery = delivery
         self.fetcher = fetcher
+        self.events = events
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._watermark: datetime | None = alerts_since
         self._scan_lock = asyncio.Lock()
@@ -78,6 +83,10 @@ class BotService:
                 next_run_time=datetime.now(UTC), id="feed-poll", max_instances=1, coalesce=True,
                 misfire_grace_time=None,
             )  # fmt: skip
+        self.scheduler.add_job(
+            self.tidy, "interval", seconds=TIDY_INTERVAL.total_seconds(), id="tidy",
+            max_instances=1, coalesce=True, misfire_grace_time=None,
+        )  # fmt: skip
         self.scheduler.start()
 
     async def scan(self) -> list[PushOutcome]:
@@ -128,6 +137,15 @@ class BotService:
                 if not self._stopping:
                     await self.delivery.track(self.instant_scan)
         return changed
+
+    async def tidy(self) -> int:
+        """Forget platform events noted long enough ago that none will come again (Slack
+        retries an event for minutes, not a day); how many went."""
+        try:
+            return await self.events.forget_before(self.clock.now() - EVENT_MEMORY)
+        except Exception:  # the next run tries again; the job must keep running
+            log.exception("tidying the event log failed")
+            return 0
 
     async def stop(self) -> None:
         """Stop the jobs and let deliveries under way finish (SIGTERM).

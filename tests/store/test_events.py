@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.app import Core, build_bot
 from bot.store.events import EventLog
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -31,3 +32,13 @@ async def test_old_events_are_forgotten(engine: AsyncEngine) -> None:
     await log.first_time("slack", "new", now=NOW)
     assert await log.forget_before(NOW - timedelta(days=1)) == 1
     assert await log.count() == 1
+
+
+async def test_the_bot_forgets_events_a_day_old(core: Core) -> None:
+    service = build_bot(core, {}).service
+    now = core.clock.now()
+    await core.events.first_time("slack", "yesterday", now=now - timedelta(days=1, minutes=1))
+    await core.events.first_time("slack", "an hour ago", now=now - timedelta(hours=1))
+    assert await service.tidy() == 1
+    assert await core.events.count() == 1
+    assert not await core.events.first_time("slack", "an hour ago", now=now)  # still known
