@@ -16,7 +16,6 @@ Last line: ``engine_over_bare=<ratio> elapsed_over_limit=<ratio> duplicates=<n> 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import statistics
 import sys
@@ -25,7 +24,6 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
@@ -42,6 +40,7 @@ from bot.render.model import build_digest  # noqa: E402
 from bot.service import tune_gc  # noqa: E402
 from bot.store.tables import subscriptions as subscriptions_table  # noqa: E402
 from tests.fakes.platform import JSON_BODY, HttpSender, run_platform_process  # noqa: E402
+from tests.fakes.web import ChildServer, call_json  # noqa: E402
 
 CHANNELS = int(os.environ.get("BENCH_CHANNELS", "10000"))
 LIMITED_CHANNELS = int(os.environ.get("BENCH_LIMITED_CHANNELS", "1000"))
@@ -146,15 +145,6 @@ async def bare_run(port: int, bodies: list[tuple[str, bytes]]) -> float:
         return time.perf_counter() - start
 
 
-async def platform_call(port: int, method: str, path: str) -> dict[str, Any]:
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, f"http://127.0.0.1:{port}{path}") as response,
-    ):
-        data: dict[str, Any] = await response.json()
-        return data
-
-
 def count_problems(accepted: dict[str, int], expected: Counter[str]) -> tuple[int, int]:
     duplicates = sum(max(0, accepted.get(c, 0) - n) for c, n in expected.items())
     duplicates += sum(n for c, n in accepted.items() if c not in expected)
@@ -162,37 +152,20 @@ def count_problems(accepted: dict[str, int], expected: Counter[str]) -> tuple[in
     return duplicates, lost
 
 
-class PlatformProcess:
-    """The fake platform in a process of its own, as a real endpoint would be."""
-
-    def __init__(self, global_limit: Any = None, channel_limit: Any = None) -> None:
-        context = multiprocessing.get_context("spawn")
-        ports = context.Queue()
-        self.process = context.Process(
-            target=run_platform_process, args=(ports, global_limit, channel_limit), daemon=True
-        )
-        self.process.start()
-        self.port: int = ports.get(timeout=60)
-
-    def close(self) -> None:
-        self.process.terminate()
-        self.process.join(10)
-
-
 async def engine_side(
     url: str, port: int, channels: list[tuple[ChannelRef, str]]
 ) -> tuple[float, int, int, int]:
     """One engine run against a fresh endpoint: seconds, pushes sent, duplicates, lost."""
-    await platform_call(port, "POST", "/reset")
+    await call_json(port, "POST", "/reset")
     elapsed, sent = await engine_run(url, port, RateLimits())
-    stats = await platform_call(port, "GET", "/stats")
+    stats = await call_json(port, "GET", "/stats")
     dup, miss = count_problems(stats["accepted"], Counter(c.channel for c, _ in channels))
     return elapsed, sent, dup, miss
 
 
 async def bare_side(port: int, bodies: list[tuple[str, bytes]]) -> float:
     """One bare-client run against a fresh endpoint (the same fresh start as the engine's)."""
-    await platform_call(port, "POST", "/reset")
+    await call_json(port, "POST", "/reset")
     return await bare_run(port, bodies)
 
 
@@ -227,7 +200,7 @@ async def paced(folder: Path, port: int) -> tuple[float, int, int]:
     url = f"sqlite+aiosqlite:///{folder / 'paced.db'}"
     await prepare(url, channels)
     elapsed, sent = await engine_run(url, port, DISCORD)
-    stats = await platform_call(port, "GET", "/stats")
+    stats = await call_json(port, "GET", "/stats")
     floor = len(channels) / 50
     duplicates, lost = count_problems(stats["accepted"], Counter(c.channel for c, _ in channels))
     print(f"limited: {sent:,} pushes in {elapsed:.1f} s (floor {floor:.0f} s), "
@@ -237,8 +210,8 @@ async def paced(folder: Path, port: int) -> tuple[float, int, int]:
 
 def main() -> None:
     tune_gc()  # the process set up as `signalbot run` sets it up (both clients share it)
-    free = PlatformProcess()
-    limited = PlatformProcess(global_limit=(50, 1.0), channel_limit=(5, 5.0))
+    free = ChildServer(run_platform_process, None, None)
+    limited = ChildServer(run_platform_process, (50, 1.0), (5, 5.0))
     try:
         with tempfile.TemporaryDirectory() as name:
             folder = Path(name)

@@ -21,7 +21,6 @@ duplicates=<n> lost=<n>``.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import os
 import random
 import statistics
@@ -47,6 +46,7 @@ from bot.domain import ChannelRef, Insight, Story  # noqa: E402
 from bot.platform import Outgoing, RateLimits, render_push  # noqa: E402
 from bot.render.model import card_from_story  # noqa: E402
 from tests.fakes.slack import FakeSlack, run_slack_process, serve_slack  # noqa: E402
+from tests.fakes.web import ChildServer  # noqa: E402
 
 STORIES = int(os.environ.get("BENCH_STORIES", "100000"))
 COMMANDS = int(os.environ.get("BENCH_COMMANDS", "500"))
@@ -150,28 +150,12 @@ async def fire(slack: FakeSlack, endpoint: str, ids: list[str]) -> tuple[list[fl
 # ---- 2. the sender against a bare client -------------------------------------------------
 
 
-class SlackProcess:
+class SlackProcess(ChildServer):
     """The fake Slack in a process of its own, as Slack would be."""
 
     def __init__(self, teams: list[tuple[str, str]], channel_limit: Any = None) -> None:
-        context = multiprocessing.get_context("spawn")
-        ports = context.Queue()
-        self.process = context.Process(
-            target=run_slack_process, args=(ports, teams, channel_limit), daemon=True
-        )
-        self.process.start()
-        self.port: int = ports.get(timeout=60)
+        super().__init__(run_slack_process, teams, channel_limit)
         self.api_url = f"http://127.0.0.1:{self.port}/api/"
-
-    async def call(self, method: str, path: str) -> Any:
-        async with aiohttp.ClientSession() as session, session.request(
-            method, f"http://127.0.0.1:{self.port}{path}"
-        ) as response:
-            return await response.json()
-
-    def close(self) -> None:
-        self.process.terminate()
-        self.process.join(10)
 
 
 def story(n: int) -> Story:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import multiprocessing
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
@@ -100,3 +102,35 @@ class LoopbackResolver(AbstractResolver):
 
     async def close(self) -> None:
         return None
+
+
+class ChildServer:
+    """A fake served by a process of its own, as a real endpoint would be (for benchmarks:
+    the fake's work then does not share the event loop it is measured against).
+
+    ``target(ports, *args)`` serves, puts its port on ``ports``, and runs until terminated.
+    """
+
+    def __init__(self, target: Callable[..., None], *args: Any) -> None:
+        context = multiprocessing.get_context("spawn")
+        ports = context.Queue()
+        self.process = context.Process(target=target, args=(ports, *args), daemon=True)
+        self.process.start()
+        self.port: int = ports.get(timeout=60)
+
+    async def call(self, method: str, path: str) -> Any:
+        """A JSON endpoint of the fake's own (``/stats``, ``/reset``)."""
+        return await call_json(self.port, method, path)
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.join(10)
+
+
+async def call_json(port: int, method: str, path: str) -> Any:
+    """Ask a fake on loopback one of its own JSON endpoints."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, f"http://127.0.0.1:{port}{path}") as response,
+    ):
+        return await response.json()

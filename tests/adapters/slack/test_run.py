@@ -19,6 +19,27 @@ from tests.fakes.slack import FakeSlack, serve_slack
 SECRET = "run-test-signing-secret"
 
 
+async def start_bot(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+    """``signalbot run`` with these settings, and the line it prints once serving (lines
+    slack-sdk logs before it are passed over)."""
+    process = await asyncio.create_subprocess_exec(
+        SIGNALBOT, "run", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stderr is not None
+    first = ""
+    while not first.startswith("signalbot:"):
+        first = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
+    return process, first
+
+
+async def stop_bot(process: asyncio.subprocess.Process) -> str:
+    """SIGTERM, as an operator stops it; what it said on the way out."""
+    process.send_signal(signal.SIGTERM)
+    _, err = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 0, err
+    return err.decode()
+
+
 async def test_the_bot_serves_slack_until_told_to_stop(tmp_path: Path) -> None:
     slack = FakeSlack()
     team = slack.team("T1")
@@ -27,11 +48,7 @@ async def test_the_bot_serves_slack_until_told_to_stop(tmp_path: Path) -> None:
             tmp_path / "slack.db", SLACK_BOT_TOKEN=team.token, SLACK_SIGNING_SECRET=SECRET,
             SLACK_API_URL=slack.api_url, SIGNALBOT_HTTP_HOST="127.0.0.1", SIGNALBOT_HTTP_PORT="0",
         )  # fmt: skip
-        process = await asyncio.create_subprocess_exec(
-            SIGNALBOT, "run", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        assert process.stderr is not None
-        first = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
+        process, first = await start_bot(env)
         assert first.startswith("signalbot: taking Slack's requests at http://127.0.0.1:"), first
         url = first.split(" at ", 1)[1].strip()
         body = urlencode({
@@ -54,10 +71,8 @@ async def test_the_bot_serves_slack_until_told_to_stop(tmp_path: Path) -> None:
             await asyncio.sleep(0.05)
         (confirmation,) = slack.posted()
         assert confirmation["text"].startswith("Subscribed to Europe (europe)")
-        process.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 0, err
-    output = first + err.decode()
+        err = await stop_bot(process)
+    output = first + err
     assert "Traceback" not in output and team.token not in output and SECRET not in output
 
 
@@ -70,13 +85,7 @@ async def test_the_bot_serves_slack_over_socket_mode(tmp_path: Path) -> None:
             tmp_path / "socket.db", SLACK_BOT_TOKEN=team.token, SLACK_APP_TOKEN="xapp-1-run-test",
             SLACK_API_URL=slack.api_url,
         )  # fmt: skip
-        process = await asyncio.create_subprocess_exec(
-            SIGNALBOT, "run", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        assert process.stderr is not None
-        first = ""
-        while not first.startswith("signalbot:"):  # slack-sdk logs its session before
-            first = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
+        process, first = await start_bot(env)
         assert first == "signalbot: taking Slack's requests over Socket Mode\n", first
         payload = {"team_id": "T1", "channel_id": "C1", "user_id": "U1", "command": "/signals",
                    "text": "subscribe asia", "response_url": slack.response_url("k")}  # fmt: skip
@@ -87,10 +96,8 @@ async def test_the_bot_serves_slack_over_socket_mode(tmp_path: Path) -> None:
             await asyncio.sleep(0.05)
         (confirmation,) = slack.posted()
         assert confirmation["text"].startswith("Subscribed to Asia (asia)")
-        process.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 0, err
-    assert "Traceback" not in err.decode() and "xapp-1-run-test" not in err.decode()
+        err = await stop_bot(process)
+    assert "Traceback" not in err and "xapp-1-run-test" not in err
 
 
 async def test_a_token_slack_refuses_stops_the_bot_with_one_line(tmp_path: Path) -> None:
@@ -117,16 +124,10 @@ async def test_the_bot_takes_installs_in_many_workspaces(tmp_path: Path) -> None
             SLACK_CLIENT_SECRET=slack.client_secret, SLACK_SIGNING_SECRET=SECRET,
             SLACK_API_URL=slack.api_url, SIGNALBOT_HTTP_HOST="127.0.0.1", SIGNALBOT_HTTP_PORT="0",
         )  # fmt: skip
-        process = await asyncio.create_subprocess_exec(
-            SIGNALBOT, "run", env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        assert process.stderr is not None
-        first = (await asyncio.wait_for(process.stderr.readline(), 30)).decode()
+        process, first = await start_bot(env)
         assert first.endswith("/slack/events (install at /slack/install)\n"), first
         base = first.split(" at ", 1)[1].split("/slack/events")[0]
         async with aiohttp.ClientSession() as session, session.get(f"{base}/slack/install") as page:
             assert page.status == 200 and "slack.com/oauth/v2/authorize" in await page.text()
-        process.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(process.communicate(), 30)
-    assert process.returncode == 0, err
-    assert slack.client_secret not in first + err.decode()
+        err = await stop_bot(process)
+    assert slack.client_secret not in first + err
