@@ -161,7 +161,6 @@ def _fill(embeds: list[dict[str, Any]], cards: Sequence[StoryCard]) -> int:
 
 
 CUSTOM_ID_PREFIX = "signals:"
-_KINDS = ACTION_KINDS
 
 
 def custom_id(action: Action) -> str:
@@ -175,7 +174,7 @@ def pressed(custom: str) -> tuple[str, str] | None:
     if not custom.startswith(CUSTOM_ID_PREFIX):
         return None
     kind, _, payload = custom.removeprefix(CUSTOM_ID_PREFIX).partition(":")
-    return (kind, payload) if kind in _KINDS and payload else None
+    return (kind, payload) if kind in ACTION_KINDS and payload else None
 
 
 def _components(actions: tuple[Action, ...]) -> list[dict[str, Any]]:

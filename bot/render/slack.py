@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.render.model import (
+    ACTION_KINDS,
     SHRINK_LEVELS,
     Action,
     Digest,
@@ -185,7 +186,7 @@ def pressed(action_id: str) -> str | None:
     if not action_id.startswith(ACTION_PREFIX):
         return None
     kind = action_id.removeprefix(ACTION_PREFIX).rpartition("-")[0]
-    return kind if kind in _DEFAULT_LABELS else None
+    return kind if kind in ACTION_KINDS else None
 
 
 _DEFAULT_LABELS = {"post": "Post to channel", "more": "More", "unsubscribe": "Unsubscribe",
