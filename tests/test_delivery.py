@@ -30,7 +30,7 @@ from bot.delivery.inflight import InFlight
 from bot.delivery.outcomes import Outcomes
 from bot.digests import DIGEST_STORY_CAP, pending_digest
 from bot.domain import ChannelRef, Insight, Story, Subscription
-from bot.lifecycle import CHANNEL_LOST, scope_reason
+from bot.lifecycle import scope_reason
 from bot.render.model import Digest, Notice
 from bot.schedule import next_push_for
 from bot.store.claims import PushClaims
@@ -465,22 +465,32 @@ async def test_a_message_refused_three_times_pauses_with_one_notice(engine: Asyn
     assert after.paused_reason and after.paused_reason.startswith("paused after 3 failed")
 
 
-async def test_a_channel_that_is_gone_is_paused_at_once_without_a_notice(
+async def test_a_gone_channel_is_tried_once_a_round_and_paused_at_the_third(
     engine: AsyncEngine,
 ) -> None:
     clock = FrozenClock(datetime(2026, 11, 25, 9, 0, tzinfo=UTC))
     channel = ChannelRef("console", "t", "#gone")
-    subs = [await subscribe(engine, clock, channel, r, mode="instant") for r in ("europe", "uk")]
+    subs = [await subscribe(engine, clock, channel, r, mode="instant") for r in ("europe", "africa")]
     gone = Refused("channel")
     delivery = engine_for(engine, clock, {"console": gone})
-    news = [story(n, clock.now(), region="uk") for n in range(5)]
-    assert await delivery.deliver_instant(news) == 0
-    await delivery.drain()
-    assert len(gone.tried) == 1 and not isinstance(gone.tried[0].content, Notice)  # one failed alert, no notice
-    for sub in subs:
-        after = await SubscriptionStore(engine).get(sub.id or 0)
-        assert after is not None and after.paused and after.failures == 0
-        assert after.paused_reason == "the channel could not be reached: Unknown Channel (HTTP 404)"
+    for round_ in range(3):
+        news = [story(10 * round_ + n, clock.now(), region=("uk", "africa")[n % 2])
+                for n in range(5)]  # fmt: skip
+        assert await delivery.deliver_instant(news) == 0
+        await delivery.in_flight.wait()  # the notice goes out in the background
+        # one alert tried a round: the channel's other alerts fail without a request
+        assert len([m for m in gone.tried if not isinstance(m.content, Notice)]) == round_ + 1
+        for sub in subs:  # one failure a round for each subscription, not one per alert
+            after = await SubscriptionStore(engine).get(sub.id or 0)
+            assert after is not None and after.failures == round_ + 1
+            assert after.paused == (round_ == 2)
+    (notice,) = [m.content for m in gone.tried if isinstance(m.content, Notice)]
+    assert "Europe and Africa subscriptions" in notice.text  # one notice for both
+    after = await SubscriptionStore(engine).get(subs[0].id or 0)
+    assert after is not None
+    assert after.paused_reason == "paused after 3 failed deliveries in a row: Unknown Channel (HTTP 404)"
+    assert await delivery.deliver_instant([story(99, clock.now(), region="uk")]) == 0
+    assert len(gone.tried) == 4  # paused: not tried again
 
 
 @pytest.mark.parametrize(
@@ -603,8 +613,11 @@ async def test_send_now_tries_a_lost_channel_once_for_all_its_regions(engine: As
     subs = [await subscribe(engine, clock, channel, r) for r in ("europe", "uk")]
     gone = Refused("channel")
     outcomes = await engine_for(engine, clock, {"console": gone}).push_now(subs)
-    assert [o.status for o in outcomes] == ["paused", "paused"]
+    assert [o.status for o in outcomes] == ["failed", "failed"]
     assert len(gone.tried) == 1
+    for sub in subs:
+        after = await SubscriptionStore(engine).get(sub.id or 0)
+        assert after is not None and after.failures == 1 and not after.paused
 
 
 async def test_feeds_are_polled_with_conditional_gets(sqlite_url: str) -> None:
@@ -670,10 +683,12 @@ async def test_rate_limits_retries_and_failures_over_http(core: Core) -> None:
         by_channel = Counter(channel for channel, _, _ in platform.accepted)
         assert by_channel == {"busy-1": 4, "flaky-1": 4}
         (lost,) = [s for s in await core.subscriptions.for_channel(gone)]
-        assert lost.paused and lost.failures == 0  # at once, not after three
-        assert lost.paused_reason == "the channel could not be reached: Unknown Channel (HTTP 404)"
+        # one failure for its four alerts (sent together: each was on its way)
+        assert not lost.paused and lost.failures == 1
         again = await delivery.deliver_instant(cards)
-        assert again == 0  # delivered once, and the paused channel is left alone
+        assert again == 0  # delivered once; the gone channel tried again
+        (lost,) = [s for s in await core.subscriptions.for_channel(gone)]
+        assert not lost.paused and lost.failures == 2
 
 
 TOKEN_REFUSED = scope_reason("token", "401: Unauthorized (HTTP 401)")
@@ -683,7 +698,7 @@ TOKEN_REFUSED = scope_reason("token", "401: Unauthorized (HTTP 401)")
     ("name", "error"),
     [("gone-1", "Unknown Channel (HTTP 404)"), ("forbidden-1", "Missing Access (HTTP 403)")],
 )
-async def test_a_lost_channel_pauses_every_region_after_one_failure(
+async def test_a_lost_channel_pauses_every_region_after_three_failed_pushes(
     core: Core, name: str, error: str
 ) -> None:
     platform = FakePlatform()
@@ -694,23 +709,27 @@ async def test_a_lost_channel_pauses_every_region_after_one_failure(
         subs = [await subscribe(core.engine, core.clock, lost, r) for r in regions]
         for n in range(2):
             await subscribe(core.engine, core.clock, ChannelRef("fake", "g", f"ok-{n}"))
-        core.clock.advance(timedelta(days=1))
-        for n, region in enumerate(regions):
-            await core.stories.save(story(n, core.clock.now(), region), now=core.clock.now())
-        outcomes = await delivery.run_due()
-        assert Counter(o.status for o in outcomes) == {"paused": 3, "sent": 2}
-        assert platform.refused == [name]  # one request, and no notice tried
+        for day in range(3):
+            core.clock.advance(timedelta(days=1))
+            for n, region in enumerate(regions):
+                item = story(10 * day + n, core.clock.now(), region)
+                await core.stories.save(item, now=core.clock.now())
+            outcomes = await delivery.run_due()
+            await delivery.in_flight.wait()
+            lost_status = "paused" if day == 2 else "failed"
+            assert Counter(o.status for o in outcomes) == {lost_status: 3, "sent": 2}
+            # one request a push for the channel's three regions; at the third, one notice
+            assert platform.refused == [name] * (day + 1 + (day == 2))
         for sub in subs:
             after = await core.subscriptions.get(sub.id or 0)
-            assert after is not None and after.paused and after.failures == 0
-            assert after.paused_reason == f"{CHANNEL_LOST}: {error}"
-            assert after.next_push_at == sub.next_push_at  # no outcome written over the pause
+            assert after is not None and after.paused and after.failures == 3
+            assert after.paused_reason == f"paused after 3 failed deliveries in a row: {error}"
         core.clock.advance(timedelta(days=1))  # the other channels keep going
-        await core.stories.save(story(9, core.clock.now()), now=core.clock.now())
+        await core.stories.save(story(99, core.clock.now()), now=core.clock.now())
         again = await delivery.run_due()
         await delivery.drain()
     assert [(o.channel.channel, o.status) for o in again] == [("ok-0", "sent"), ("ok-1", "sent")]
-    assert platform.refused == [name]
+    assert len(platform.refused) == 4  # a paused channel is not tried again
 
 
 class CountingStore(SubscriptionStore):
@@ -765,9 +784,10 @@ async def test_send_now_honours_the_scope_of_a_failure(core: Core) -> None:
         gone = ChannelRef("fake", "g", "gone-2")
         gone_subs = [await subscribe(core.engine, core.clock, gone, r) for r in ("europe", "uk")]
         (outcome,) = await delivery.push_now(gone_subs[:1])
-        assert outcome.status == "paused"
-        assert outcome.detail.endswith(f"{CHANNEL_LOST}: Unknown Channel (HTTP 404)")
-        assert all(s.paused for s in await core.subscriptions.for_channel(gone))
+        assert outcome.status == "failed"
+        assert outcome.detail.endswith("(Unknown Channel (HTTP 404))")
+        lost = await core.subscriptions.for_channel(gone)
+        assert [(s.failures, s.paused) for s in lost] == [(1, False), (0, False)]
         revoked = [ChannelRef("fake", "w", f"revoked-{n}") for n in range(2)]
         revoked_subs = [await subscribe(core.engine, core.clock, c) for c in revoked]
         assert (await delivery.push_now(revoked_subs[:1]))[0].status == "paused"
@@ -794,7 +814,7 @@ async def test_instant_alerts_honour_the_scope_of_a_failure(core: Core) -> None:
             (sub,) = await core.subscriptions.for_channel(channel)
             assert sub.paused and sub.paused_reason == TOKEN_REFUSED and sub.failures == 0
         (lost,) = await core.subscriptions.for_channel(gone)
-        assert lost.paused and lost.paused_reason == f"{CHANNEL_LOST}: Unknown Channel (HTTP 404)"
+        assert not lost.paused and lost.failures == 1  # a channel can come back: three tries
         assert await delivery.deliver_instant([story(5, core.clock.now())]) == 1
         await delivery.drain()
     assert len([c for c, _, _ in platform.accepted if c == "ok-1"]) == 3

@@ -11,7 +11,7 @@ from bot import regions
 from bot.clock import Clock
 from bot.delivery.attempts import Attempts, Refusals
 from bot.delivery.inflight import InFlight
-from bot.delivery.outcomes import EMPTY, Outcomes, PushOutcome, scope_reason
+from bot.delivery.outcomes import EMPTY, Outcomes, Pausing, PushOutcome, scope_reason
 from bot.delivery.plan import Group, Made, Push, PushLedger, message_for
 from bot.delivery.sender import Outgoing
 from bot.digests import candidates
@@ -71,12 +71,14 @@ class Alerts:
             await self.subscriptions.record_success(
                 sub.id, result=f"sent {len(push.stories)} stories (send-now)", pushed_at=now
             )
-        elif status == "failed" and (refused := refusals.refusal(sub.channel)) is not None:
+        elif status == "failed" and (refused := refusals.workspace_refusal(sub.channel)):
             await self.outcomes.pause_refused(refusals, self.clock.now())
             detail = f"the digest could not be delivered, and was paused: {scope_reason(refused)}"
             return PushOutcome(sub.id, sub.channel, sub.region, None, "paused", 0, detail)
         elif status == "failed":
-            await self.outcomes.count_failure(sub, f"delivery failed: {detail}", detail)
+            pausing = Pausing()
+            await self.outcomes.count_failure(sub, f"delivery failed: {detail}", detail, pausing)
+            self.outcomes.notify(pausing)
         if status in ("failed", "retrying"):
             detail = f"the digest could not be delivered ({detail})"
             return PushOutcome(sub.id, sub.channel, sub.region, None, status, 0, detail)
@@ -138,14 +140,23 @@ class Alerts:
                     failures.append((sub, detail))
         if sent or released:
             await ledger.settle(token=token, sent=sent, released=released, at=self.clock.now())
-        # A channel or workspace refused for good is paused at once, all its subscriptions;
-        # each other failed alert counts (the third in a row pauses, with one notice); an
-        # alert that went out clears the count, as a pushed digest does.
-        if refusals.workspaces or refusals.channels:
+        # A workspace refused for good is paused at once, all its subscriptions; each other
+        # failed alert counts (the third in a row pauses, with one notice); an alert that
+        # went out clears the count, as a pushed digest does.
+        if refusals.workspaces:
             await self.outcomes.pause_refused(refusals, self.clock.now())
+        counted: set[int | None] = set()
+        pausing = Pausing()
         for sub, detail in failures:
-            if refusals.refusal(sub.channel) is None:
-                await self.outcomes.count_failure(sub, f"alert failed: {detail}", detail)
+            if refusals.workspace_refusal(sub.channel) is not None:
+                continue
+            if sub.channel in refusals.channels:
+                # the channel was tried once this round: one failure for each subscription
+                if sub.id in counted:
+                    continue
+                counted.add(sub.id)
+            await self.outcomes.count_failure(sub, f"alert failed: {detail}", detail, pausing)
+        self.outcomes.notify(pausing)
         failed_ids = {sub.id for sub, _ in failures}
         for sub_id, sub in reached.items():
             if sub_id is not None and sub_id not in failed_ids and sub.failures:

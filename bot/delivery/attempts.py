@@ -29,7 +29,9 @@ MAX_RATE_LIMIT_WAITS = 20
 class Refusals:
     """What platforms refused for good during one run (a due-scan, a send-now, a round of
     alerts): channels and workspaces that cannot take messages. A later message to one of
-    them is not sent: it fails as the first did, without a request."""
+    them is not sent: it fails as the first did, without a request. A refused workspace is
+    paused at once; a refused channel counts one failure for each of its subscriptions, as
+    any permanent failure does (the third in a row pauses), since a channel can come back."""
 
     __slots__ = ("channels", "paused", "platforms", "workspaces")
 
@@ -37,7 +39,7 @@ class Refusals:
         self.channels: dict[ChannelRef, DeliveryError] = {}
         self.workspaces: dict[tuple[str, str], DeliveryError] = {}
         self.platforms: dict[str, DeliveryError] = {}  # the bot's own token refused
-        self.paused: set[ChannelRef | tuple[str, str]] = set()  # what was paused for it
+        self.paused: set[tuple[str, str]] = set()  # the workspaces paused for it
 
     def note(self, channel: ChannelRef, error: DeliveryError) -> None:
         """A failure whose scope is wider than its message."""
@@ -61,6 +63,12 @@ class Refusals:
             if error is not None:
                 return error
         return self.channels.get(channel) if self.channels else None
+
+    def workspace_refusal(self, channel: ChannelRef) -> DeliveryError | None:
+        """The failure that refused this channel's whole workspace, if one did."""
+        if not self.workspaces:
+            return None
+        return self.workspaces.get((channel.platform, channel.workspace))
 
 
 class Attempts:

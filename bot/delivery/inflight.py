@@ -33,5 +33,9 @@ class InFlight:
     async def drain(self, within: float = 30.0) -> None:
         """Stop taking new work and wait for the work under way."""
         self.closing = True
+        await self.wait(within)
+
+    async def wait(self, within: float = 30.0) -> None:
+        """Wait for the work under way (new work may still start)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=within)

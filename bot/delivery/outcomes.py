@@ -15,7 +15,7 @@ from bot.delivery.inflight import InFlight
 from bot.delivery.plan import Push
 from bot.delivery.sender import DeliveryError, Outgoing, Sender
 from bot.domain import PREFIX, ChannelRef, Subscription
-from bot.render.model import Notice
+from bot.render.model import Notice, join_names
 from bot.schedule import local_day, next_push
 from bot.store.claims import PushRecord
 from bot.store.subscriptions import SubscriptionStore
@@ -103,9 +103,11 @@ class Outcomes:
         """What each claimed push's result means for its subscription: one record per group
         of pushes that ended alike (added to ``records``), one outcome per push.
 
-        A push that failed where ``refusals`` holds its channel or workspace gets no record:
+        A push that failed where ``refusals`` holds its workspace gets no record:
         :meth:`pause_refused` pauses it (before the records are written, dropping its claim).
+        One whose channel was refused counts a failure, as any permanent failure does.
         """
+        pausing = Pausing()
         alike: dict[tuple[int, Status, str, int], list[Push]] = {}
         for push, (status, detail, _) in zip(pushes, results, strict=True):
             alike.setdefault((id(push.group), status, detail, len(push.stories)), []).append(push)
@@ -124,7 +126,7 @@ class Outcomes:
                 result = f"delivery failed ({detail}); retrying at {retry:%H:%M} UTC"
                 records.append(PushRecord(ids, retry, result, failures=like.failures))
             else:  # failed permanently
-                if refusals is not None and (refusals.workspaces or refusals.channels):
+                if refusals is not None and refusals.workspaces:
                     group = self._refused(group, like.region, like.next_push_at, refusals,
                                           outcomes)  # fmt: skip
                     if not group:
@@ -135,7 +137,7 @@ class Outcomes:
                 if reason:
                     status = "paused"
                     for push in group:
-                        self.notify(push.channel, like.region, reason)
+                        pausing.add(push.channel, like.region, reason)
                 records.append(
                     PushRecord(
                         ids, after, f"delivery failed: {detail}", failures=failures,
@@ -147,6 +149,7 @@ class Outcomes:
                             count, detail)
                 for push in group
             )  # fmt: skip
+        self.notify(pausing)
 
     @staticmethod
     def _refused(
@@ -156,10 +159,10 @@ class Outcomes:
         refusals: Refusals,
         outcomes: list[PushOutcome],
     ) -> list[Push]:
-        """The outcomes of the pushes whose channel or workspace was refused; the others."""
+        """The outcomes of the pushes whose workspace was refused; the others."""
         others = []
         for push in pushes:
-            error = refusals.refusal(push.channel)
+            error = refusals.workspace_refusal(push.channel)
             if error is None:
                 others.append(push)
             else:
@@ -170,26 +173,19 @@ class Outcomes:
         return others
 
     async def pause_refused(self, refusals: Refusals, now: datetime) -> None:
-        """Pause every subscription of each channel and workspace refused (and not yet
-        paused for it): one write per workspace, one per reason for the channels. No notice:
-        it could not arrive."""
-        # copies: the scan's senders note more refusals while these writes wait
+        """Pause every subscription of each workspace refused (and not yet paused for it),
+        one write per workspace. No notice: it could not arrive."""
+        # a copy: the scan's senders note more refusals while these writes wait
         for key, error in list(refusals.workspaces.items()):
             if key not in refusals.paused:
                 await self.subscriptions.pause_workspace(*key, reason=scope_reason(error), now=now)
                 refusals.paused.add(key)
-        channels: dict[str, list[ChannelRef]] = {}
-        for channel, error in list(refusals.channels.items()):
-            if channel not in refusals.paused and (
-                (channel.platform, channel.workspace) not in refusals.workspaces
-            ):
-                channels.setdefault(scope_reason(error), []).append(channel)
-        for reason, refused in channels.items():
-            await self.subscriptions.pause_channels(refused, reason=reason, now=now)
-            refusals.paused.update(refused)
 
-    async def count_failure(self, sub: Subscription, result: str, detail: str) -> None:
-        """A failure outside a claimed push; pauses (with a notice) at the third in a row."""
+    async def count_failure(
+        self, sub: Subscription, result: str, detail: str, pausing: Pausing
+    ) -> None:
+        """A failure outside a claimed push; pauses at the third in a row (the notice is
+        added to ``pausing``)."""
         if sub.id is None:
             return
         reason = pause_reason(detail)
@@ -197,18 +193,35 @@ class Outcomes:
             sub.id, result=result, pause_after=PAUSE_AFTER_FAILURES, pause_reason=reason
         )
         if paused_now:
-            self.notify(sub.channel, sub.region, reason)
+            pausing.add(sub.channel, sub.region, reason)
 
-    def notify(self, channel: ChannelRef, region: str, reason: str) -> None:
-        """Tell the channel its subscription to ``region`` was paused, and why."""
-        self.in_flight.spawn(self._notice(channel, region, reason))
+    def notify(self, pausing: Pausing) -> None:
+        """Tell each channel which of its subscriptions were paused, and why: one notice a
+        channel (in the background)."""
+        for (channel, reason), names in pausing.regions.items():
+            self.in_flight.spawn(self._notice(channel, names, reason))
 
-    async def _notice(self, channel: ChannelRef, region: str, reason: str) -> None:
+    async def _notice(self, channel: ChannelRef, keys: list[str], reason: str) -> None:
+        names = join_names([regions.get(key).name for key in keys])
+        which = "subscription" if len(keys) == 1 else "subscriptions"
+        again = f"{PREFIX} resume {keys[0]}" if len(keys) == 1 else f"{PREFIX} resume"
         text = (
-            f"signalbot paused this channel's {regions.get(region).name} subscription: "
-            f"{reason}. Fix the problem, then type {PREFIX} resume {region}."
+            f"signalbot paused this channel's {names} {which}: {reason}. "
+            f"Fix the problem, then type {again}."
         )
         try:
             await self.senders[channel.platform].send(Outgoing(channel, Notice(text)))
         except DeliveryError as error:
             log.info("pause notice to %s not delivered: %s", channel, error.reason)
+
+
+class Pausing:
+    """The subscriptions paused in one round, by channel and reason: one notice for each."""
+
+    __slots__ = ("regions",)
+
+    def __init__(self) -> None:
+        self.regions: dict[tuple[ChannelRef, str], list[str]] = {}
+
+    def add(self, channel: ChannelRef, region: str, reason: str) -> None:
+        self.regions.setdefault((channel, reason), []).append(region)

@@ -138,11 +138,18 @@ async def test_pushes_through_the_engine_keep_slacks_pace(core: Core, slack: Fak
                                    timezone="UTC")  # fmt: skip
                 sub = Subscription(**{**sub.__dict__, "next_push_at": next_push_for(sub, core.clock.now())})
                 subs.append((await core.subscriptions.save(sub, now=core.clock.now()))[0])
-        core.clock.advance(timedelta(days=1))
-        outcomes = await delivery.run_due()
-        await delivery.drain()
-    assert Counter(o.status for o in outcomes) == {"sent": 4, "paused": 2}
-    assert Counter(b["channel"] for b in slack.posted()) == {"C1": 2, "C2": 2}
+        for day in range(3):
+            core.clock.advance(timedelta(days=1))
+            for region in ("europe", "africa"):
+                news = Story(url=f"https://example.com/article/{day}-{region}", kind="signals",
+                             title=f"Day {day} in {region}", published_at=core.clock.now(),
+                             region=region, news=["Something happened."])  # fmt: skip
+                await core.stories.save(news, now=core.clock.now())
+            outcomes = await delivery.run_due()
+            await delivery.in_flight.wait()
+            gone_status = "paused" if day == 2 else "failed"
+            assert Counter(o.status for o in outcomes) == {"sent": 4, gone_status: 2}
+    assert Counter(b["channel"] for b in slack.posted()) == {"C1": 6, "C2": 6}
     assert slack.rejected_429 == 0  # the engine kept to one a second per channel
     gone = await core.subscriptions.for_channel(channels[2])
     assert all(s.paused and "channel_not_found" in (s.paused_reason or "") for s in gone)
