@@ -9,15 +9,16 @@ sent twice behind the engine's back.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.platform import DeliveryError, FailureScope, Outgoing, RateLimits, render_push
+from bot.platform import DeliveryError, FailureScope, Outgoing, RateLimits, encoded_push
 
 PLATFORM = "slack"
 
@@ -44,6 +45,8 @@ SCOPES: dict[str, FailureScope] = {
 TRANSIENT = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 )
+
+JSON_BODY = {"Content-Type": "application/json;charset=utf-8"}
 
 TokenFor = Callable[[str], Awaitable[str | None]]  # a workspace's bot token, if installed
 
@@ -127,12 +130,17 @@ class SlackSender:
         self._clients.pop(workspace, None)
 
     async def send(self, message: Outgoing) -> str | None:
-        payload = render_push(message.content, "slack")
-        assert isinstance(payload, dict)
-        body: dict[str, Any] = {"channel": message.channel.channel, **payload}
+        # The body as JSON: a digest's or a card's is encoded once for all its channels, and
+        # the channel spliced in front (an id from our own store, encoded as JSON too).
+        encoded = encoded_push(message.content, "slack")
+        channel = json.dumps(message.channel.channel).encode()
+        body = b'{"channel":' + channel + b"," + encoded[1:]
         client = await self.client(message.channel.workspace)
         try:
-            response = await client.api_call("chat.postMessage", json=body)
+            # slack-sdk hands a body it does not build (not a dict) to aiohttp as it is
+            response = await client.api_call(
+                "chat.postMessage", data=cast(Any, body), headers=JSON_BODY
+            )
         except SlackApiError as error:
             failure = delivery_error(error)
             if failure.scope == "token":
