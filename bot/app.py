@@ -21,6 +21,7 @@ from bot.store import db
 from bot.store.claims import PushClaims
 from bot.store.events import EventLog
 from bot.store.ledger import DeliveryLedger
+from bot.store.state import PlatformState
 from bot.store.stories import StoryStore, ValidatorStore
 from bot.store.subscriptions import SubscriptionStore
 
@@ -45,6 +46,7 @@ class Core:
     ledger: DeliveryLedger
     lifecycle: Lifecycle
     events: EventLog
+    state: PlatformState
     clock: Clock = field(default_factory=SystemClock)
 
     def fetcher(self) -> Fetcher:
@@ -74,6 +76,7 @@ def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         ledger=ledger,
         lifecycle=Lifecycle(subscriptions, ledger, clock),
         events=EventLog(engine),
+        state=PlatformState(engine),
         clock=clock,
     )
 

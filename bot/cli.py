@@ -14,6 +14,7 @@ import signal
 import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -309,6 +310,48 @@ def regions_command() -> None:
     out.print(table)
 
 
+def _slack_sender(settings: Settings, core: Core) -> tuple[Any, Any]:
+    """The Slack sender, on the one bot token or on each workspace's from its installation
+    (and the installations, for OAuth)."""
+    from adapters.slack import SlackSender, installation_store, tokens_from
+
+    api = settings.slack_api_url
+    if settings.slack_bot_token is not None:  # one workspace
+        token = settings.slack_bot_token.get_secret_value()
+        return SlackSender.single(token, api_url=api), None
+    assert settings.slack_client_id is not None  # many, installed through OAuth
+    installations = installation_store(core.engine, settings.slack_client_id)
+    return SlackSender(tokens_from(installations), api_url=api), installations
+
+
+async def _start_slack(
+    settings: Settings, bot: Any, installations: Any, server: Any, stack: AsyncExitStack
+) -> str:
+    """Take Slack's requests (HTTP, Socket Mode, or OAuth installs); where they arrive."""
+    from adapters.slack import SettingRejected, SlackAdapter, web_client
+
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    adapter = SlackAdapter(bot, settings, web_client(token, settings.slack_api_url), installations)
+    try:
+        if installations is not None:
+            adapter.mount(server)
+            await server.start()
+            return (
+                f"at http://{settings.http_host}:{server.port}/slack/events (install at "
+                f"/slack/install)"
+            )
+        if settings.slack_app_token is not None:
+            socket = await adapter.connect(settings.slack_app_token.get_secret_value())
+            stack.push_async_callback(socket.close_async)
+            return "over Socket Mode"
+        await adapter.check()
+        adapter.mount(server)
+        await server.start()
+        return f"at http://{settings.http_host}:{server.port}/slack/events"
+    except SettingRejected as error:
+        raise UserError(*str(error).split(": ", 1)) from None
+
+
 @app.command()
 def run(
     channel: Annotated[str, typer.Option(help="The console channel's name")] = "#general",
@@ -321,69 +364,60 @@ def run(
 ) -> None:
     """Run the bot. With no Slack or Discord settings: the console channel."""
     settings = _settings()
-    if settings.discord_token is not None:
-        _fail("SIGNALBOT_DISCORD_TOKEN: this build has no Discord adapter yet; unset it")
+
     async def serve_platforms(core: Core) -> None:
         """Every platform whose settings are present, on one delivery engine, until SIGTERM
         or Ctrl-C; deliveries under way finish first."""
-        from adapters.slack import (
-            SettingRejected,
-            SlackAdapter,
-            SlackSender,
-            installation_store,
-            tokens_from,
-            web_client,
-        )
+        from bot.delivery import Sender
         from bot.web import WebServer
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        api = settings.slack_api_url
-        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-        installations = None
-        if token is not None:  # one workspace
-            sender = SlackSender.single(token, api_url=api)
-        else:  # many, installed through OAuth: each workspace's token in its installation
-            assert settings.slack_client_id is not None
-            installations = installation_store(core.engine, settings.slack_client_id)
-            sender = SlackSender(tokens_from(installations), api_url=api)
-        async with sender:
-            bot = build_bot(core, {sender.platform: sender})
-            adapter = SlackAdapter(bot, settings, web_client(token, api), installations)
+        lost: list[BaseException] = []
+
+        def on_lost(error: BaseException) -> None:
+            lost.append(error)
+            stop.set()
+
+        async with AsyncExitStack() as stack:
+            senders: dict[str, Sender] = {}
+            slack_sender = installations = discord = None
+            if settings.slack_mode is not None:
+                slack_sender, installations = _slack_sender(settings, core)
+                await stack.enter_async_context(slack_sender)
+                senders[slack_sender.platform] = slack_sender
+            if settings.discord_token is not None:
+                from adapters.discord import DiscordRunner
+
+                discord = DiscordRunner(settings)
+                stack.push_async_callback(discord.close)
+                senders[discord.sender.platform] = discord.sender
+            bot = build_bot(core, senders)
             server = WebServer(settings.http_host, settings.http_port)
-            socket = None
-            try:
-                if installations is not None:
-                    adapter.mount(server)
-                    await server.start()
-                    where = (
-                        f"at http://{settings.http_host}:{server.port}/slack/events (install at "
-                        f"/slack/install)"
-                    )
-                elif settings.slack_app_token is not None:
-                    socket = await adapter.connect(settings.slack_app_token.get_secret_value())
-                    where = "over Socket Mode"
-                else:
-                    await adapter.check()
-                    adapter.mount(server)
-                    await server.start()
-                    where = f"at http://{settings.http_host}:{server.port}/slack/events"
-            except SettingRejected as error:
-                raise UserError(*str(error).split(": ", 1)) from None
-            err.print(f"signalbot: taking Slack's requests {where}", markup=False)
+            stack.push_async_callback(server.stop)
+            if slack_sender is not None:
+                where = await _start_slack(settings, bot, installations, server, stack)
+                err.print(f"signalbot: taking Slack's requests {where}", markup=False)
+            if discord is not None:
+                from adapters.discord import TokenRejected
+
+                discord.attach(bot)
+                try:
+                    await discord.login()
+                except TokenRejected as error:
+                    raise UserError(error.setting, f"Discord refused it ({error.reason})") from None
+                discord.connect(on_lost)
+                err.print("signalbot: connected to Discord", markup=False)
             await bot.start()
-            try:
-                await stop.wait()
-            finally:
-                if socket is not None:
-                    await socket.close_async()  # type: ignore[no-untyped-call]
-                await server.stop()
-                await bot.stop()
+            stack.push_async_callback(bot.stop)
+            await stop.wait()
+        if lost:
+            raise UserError("Discord", f"the gateway connection ended: {lost[0]}")
 
     async def serve(core: Core) -> None:
-        if settings.slack_mode is not None:
+        if settings.slack_mode is not None or settings.discord_token is not None:
             await serve_platforms(core)
             return
         from adapters.console import ConsoleChannel

@@ -81,7 +81,25 @@ class Settings(BaseSettings):
     )  # fmt: skip
     http_host: str = Field("0.0.0.0", description="Address the HTTP server listens on")
     http_port: int = Field(3000, ge=0, le=65535, description="Port of the HTTP server (0: any)")
-    discord_token: SecretStr | None = Field(None, description="Discord bot token")
+    discord_token: SecretStr | None = Field(
+        None, validation_alias=_also("DISCORD_TOKEN"), description="Discord bot token"
+    )
+    discord_guild_id: int | None = Field(
+        None, gt=0, description="Sync the commands to this one Discord server only (development)"
+    )
+    discord_shard_count: int | None = Field(
+        None, ge=1, le=16384, description="Discord shards in all (with DISCORD_SHARD_IDS)"
+    )
+    discord_shard_ids: Annotated[list[int] | None, NoDecode] = Field(
+        None, description="The Discord shards this process runs, comma-separated (e.g. 0,1)"
+    )
+    discord_api_url: str = Field(
+        "https://discord.com/api/v10",
+        description="Where Discord REST calls go (a proxy, a test server)",
+    )
+    discord_gateway_url: str | None = Field(
+        None, description="Where the Discord gateway is (default: what Discord says)"
+    )
     log_level: str = Field("INFO", description="Logging level")
     catch_up_grace: timedelta = Field(
         timedelta(hours=6),
@@ -138,9 +156,57 @@ class Settings(BaseSettings):
             raise ValueError(f"not a Slack {kind} (it starts with {start})")
         return value
 
+    @field_validator("discord_api_url")
+    @classmethod
+    def _discord_api_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value.strip()):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.strip().rstrip("/")
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _gateway_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^wss?://[^/\s]+", value.strip()):
+            raise ValueError(f"{value!r} is not a ws(s) URL")
+        return value.strip() if value else None
+
+    @field_validator("discord_shard_ids", mode="before")
+    @classmethod
+    def _split_shards(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [part for part in re.split(r"[\s,]+", value) if part]
+            if not all(part.isdigit() for part in parts):
+                raise ValueError(f"{value!r} is not a list of shard numbers (e.g. 0,1)")
+            return [int(part) for part in parts] or None
+        return value
+
+    @field_validator("discord_token")
+    @classmethod
+    def _discord_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not re.fullmatch(r"[\w.\-]{20,}", value.get_secret_value()):
+            raise ValueError("not a Discord bot token (the token from the Bot page)")
+        return value
+
     @model_validator(mode="after")
     def _slack_complete(self) -> Settings:
         self.slack_mode  # noqa: B018 (raises where the Slack settings do not make one mode)
+        return self
+
+    @model_validator(mode="after")
+    def _shards(self) -> Settings:
+        ids, count = self.discord_shard_ids, self.discord_shard_count
+        if ids is not None and count is None:
+            count_name, ids_name = _env("discord_shard_count"), _env("discord_shard_ids")
+            raise ValueError(f"{count_name}: needed with {ids_name}")
+        if ids is not None and count is not None:
+            wrong = [n for n in ids if n >= count]
+            if wrong:
+                raise ValueError(
+                    f"{_env('discord_shard_ids')}: shard {wrong[0]} is not below "
+                    f"{_env('discord_shard_count')} ({count})"
+                )
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"{_env('discord_shard_ids')}: a shard is named twice")
         return self
 
     @property

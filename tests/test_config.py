@@ -18,6 +18,13 @@ BAD = [
     ("SIGNALBOT_FETCH_RETRIES", "99", "less than or equal to 10"),
     ("SIGNALBOT_DATABASE_URL", "mysql://root@localhost/db", "unsupported database"),
     ("SIGNALBOT_DATABASE_URL", "::nonsense::", "not a database URL"),
+    ("SIGNALBOT_DISCORD_TOKEN", "short", "not a Discord bot token"),
+    ("DISCORD_TOKEN", "has spaces in it, which no token has", "not a Discord bot token"),
+    ("SIGNALBOT_DISCORD_SHARD_IDS", "0,1", "SIGNALBOT_DISCORD_SHARD_COUNT: needed"),
+    ("SIGNALBOT_DISCORD_SHARD_IDS", "zero", "is not a list of shard numbers"),
+    ("SIGNALBOT_DISCORD_GUILD_ID", "my-server", "valid integer"),
+    ("SIGNALBOT_DISCORD_API_URL", "discord.com/api", "is not an http(s) URL"),
+    ("SIGNALBOT_DISCORD_GATEWAY_URL", "http://gateway", "is not a ws(s) URL"),
 ]
 
 
@@ -28,8 +35,26 @@ def test_a_bad_setting_is_named_with_its_reason(
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError) as raised:
         load_settings(_env_file=None)
-    assert str(raised.value).startswith(f"{name}: ")
+    named = name if name.startswith("SIGNALBOT_") else f"SIGNALBOT_{name}"
+    if reason.startswith("SIGNALBOT_"):  # a rule across settings names the one missing
+        named = reason.split(":")[0]
+    assert str(raised.value).startswith(f"{named}: ")
     assert reason in str(raised.value)
+    assert value not in str(raised.value) or "TOKEN" not in name  # a token is never echoed
+
+
+def test_discord_shards_are_checked_against_their_count(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNALBOT_DISCORD_SHARD_COUNT", "2")
+    monkeypatch.setenv("SIGNALBOT_DISCORD_SHARD_IDS", "1, 2")
+    with pytest.raises(SettingsError) as raised:
+        load_settings(_env_file=None)
+    assert str(raised.value) == (
+        "SIGNALBOT_DISCORD_SHARD_IDS: shard 2 is not below SIGNALBOT_DISCORD_SHARD_COUNT (2)"
+    )
+    monkeypatch.setenv("SIGNALBOT_DISCORD_SHARD_IDS", "0,1")
+    monkeypatch.setenv("DISCORD_TOKEN", "a" * 24 + "." + "b" * 6 + "." + "c" * 27)
+    settings = load_settings(_env_file=None)
+    assert settings.discord_shard_ids == [0, 1] and settings.discord_token is not None
 
 
 def test_good_settings_are_read_and_normalised(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -66,6 +66,7 @@ async def preview(service: CommandService, ctx: CommandContext, request: Command
     Param("region", Kind.REGION, "The region to send (all when not given)", allows_all=True),
     manages=True,
     slow=True,
+    posts=True,
 )
 async def send_now(service: CommandService, ctx: CommandContext, request: CommandRequest) -> Reply:
     subs = await service.channel_subscriptions(ctx, request.text("region"), "send")

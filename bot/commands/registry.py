@@ -117,6 +117,9 @@ class Command:
     handler: Handler = field(repr=False)
     manages: bool = False
     slow: bool = False
+    # A change after which the bot posts in the channel (its pushes): an adapter that can
+    # tell checks the bot may post there before the change is made.
+    posts: bool = False
     # Splits the text after the command's name into raw values by parameter, for commands
     # whose text the general reading cannot take apart ("search <words> [in <region>]").
     split: Callable[[str], dict[str, str]] | None = field(default=None, repr=False)
@@ -234,12 +237,15 @@ class Registry(Mapping[str, Command]):
         *params: Param,
         manages: bool = False,
         slow: bool = False,
+        posts: bool = False,
         split: Callable[[str], dict[str, str]] | None = None,
     ) -> Callable[[Handler], Handler]:
         """Declare a command answered by the decorated handler."""
 
         def register(handler: Handler) -> Handler:
-            self.add(Command(name, summary, details, params, handler, manages, slow, split))
+            self.add(
+                Command(name, summary, details, params, handler, manages, slow, posts, split)
+            )
             return handler
 
         return register

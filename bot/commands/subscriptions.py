@@ -67,6 +67,7 @@ def unsubscribe_button(region_key: str) -> Action:
     Param("exclude", Kind.WORDS, "Leave out stories with any of these words or phrases",
           flag=True, aliases=("except",), example='"exclude football"'),
     manages=True,
+    posts=True,
 )  # fmt: skip
 async def subscribe(service: CommandService, ctx: CommandContext, request: CommandRequest) -> Reply:
     now = service.clock.now()
@@ -160,6 +161,7 @@ async def pause(service: CommandService, ctx: CommandContext, request: CommandRe
     "Also clears a pause the bot made after repeated delivery failures.",
     Param("region", Kind.REGION, "The region to resume (all when not given)", allows_all=True),
     manages=True,
+    posts=True,
 )
 async def resume(service: CommandService, ctx: CommandContext, request: CommandRequest) -> Reply:
     subs = await service.channel_subscriptions(ctx, request.text("region"), "resume")

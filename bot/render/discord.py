@@ -42,7 +42,19 @@ AUTHOR_NAME = 256
 EMBEDS_TOTAL = 6000
 DIGEST_MAX_STORIES = 10
 NO_MENTIONS: dict[str, list[str]] = {"parse": []}
-COLOUR = 0x2B6CB0
+COLOUR = 0x2B6CB0  # the bot's own messages, and a story of no known region
+# A story's embed takes its region's colour, so a digest of several regions reads at a glance.
+REGION_COLOURS = {
+    "africa": 0xD69E2E,
+    "europe": 0x2B6CB0,
+    "uk": 0x2C5282,
+    "middle-east": 0xC05621,
+    "east-asia": 0xC53030,
+    "south-asia": 0x2F855A,
+    "southeast-asia": 0x319795,
+    "north-america": 0x553C9A,
+    "south-america": 0x97266D,
+}
 BUTTONS_PER_ROW = 5
 ROWS = 5
 BUTTON_LABEL = 80
@@ -106,7 +118,7 @@ def story_embed(card: StoryCard, *, budget: int = EMBEDS_TOTAL) -> dict[str, Any
             "type": "rich",
             "title": _fit(small.title, EMBED_TITLE),
             "description": template(escape, "story.discord.j2").render(card=small).strip(),
-            "color": COLOUR,
+            "color": REGION_COLOURS.get(card.region or "", COLOUR),
             "footer": {"text": _footer(small)},
         }
         if card.url:

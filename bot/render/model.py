@@ -163,6 +163,7 @@ class StoryCard:
     more_insights: int
     insights_from: tuple[str, ...]
     published_at: datetime | None
+    region: str | None = None  # its key: platforms that colour a story by region read it
 
     @property
     def meta_line(self) -> str:
@@ -284,6 +285,7 @@ def card_from_story(story: Story) -> StoryCard:
         more_insights=max(0, len(story.insights) - MAX_BULLETS),
         insights_from=tuple(tidy(s, 80) for s in story.insights_from[:10]),
         published_at=story.published_at,
+        region=story.region or None,
     )
 
 

@@ -204,6 +204,17 @@ platform_events = Table(
     Index("ix_platform_events_received_at", "received_at"),
 )
 
+# What a platform adapter keeps between runs, by name (the Discord commands' hash).
+platform_state = Table(
+    "platform_state",
+    metadata,
+    Column("platform", String(16), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("platform", "name"),
+)
+
 # Slack installations and OAuth states, in the shape slack-sdk's SQLAlchemy stores read and
 # write (``AsyncSQLAlchemyInstallationStore``, ``AsyncSQLAlchemyOAuthStateStore``): the tables
 # are ours, made by our migrations, on SQLite and PostgreSQL alike.

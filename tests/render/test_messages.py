@@ -150,3 +150,17 @@ def test_a_digest_is_encoded_once_for_every_channel_that_gets_it() -> None:
         assert encoded_digest(same, fmt) == body
     other = build_digest("middle-east", date(2026, 11, 25), list(cards))
     assert encoded_digest(other, "discord") != encoded_digest(first, "discord")
+
+
+def test_a_discord_story_takes_its_regions_colour() -> None:
+    from bot import regions
+    from bot.render.discord import COLOUR
+
+    colours = {}
+    for region in (r for r in regions.REGIONS if not r.is_group):
+        payload = render_story(sample(region=region.key), "discord")
+        assert isinstance(payload, dict)
+        colours[region.key] = payload["embeds"][0]["color"]
+    assert len(set(colours.values())) == len(colours)  # each region its own
+    unknown = render_story(sample(region=None), "discord")
+    assert isinstance(unknown, dict) and unknown["embeds"][0]["color"] == COLOUR

@@ -1,0 +1,8 @@
+"""The Discord adapter: discord.py's client with ``/signals`` generated from the command
+registry, persistent buttons, lifecycle events, and a Sender on discord.py's REST client."""
+
+from adapters.discord.app import DiscordAdapter, make_client
+from adapters.discord.runner import DiscordRunner, TokenRejected
+from adapters.discord.sender import DiscordSender
+
+__all__ = ["DiscordAdapter", "DiscordRunner", "DiscordSender", "TokenRejected", "make_client"]

@@ -1,0 +1,72 @@
+"""Running the Discord client beside the rest of the bot: log in (a refused token names its
+setting), connect the gateway in the background, close on the way out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+import discord
+
+from adapters.discord.app import DiscordAdapter, make_client
+from adapters.discord.sender import DiscordSender
+from bot.platform import Bot, Settings
+
+log = logging.getLogger(__name__)
+
+
+class TokenRejected(Exception):
+    """Discord refused the token at start: ``signalbot run`` names the setting and stops."""
+
+    setting = "SIGNALBOT_DISCORD_TOKEN"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"{self.setting}: Discord refused it ({reason})")
+        self.reason = reason
+
+
+class DiscordRunner:
+    """The client for this process's shards, its sender (available before login, for the
+    delivery engine), and the adapter once the bot is built."""
+
+    def __init__(self, settings: Settings) -> None:
+        assert settings.discord_token is not None
+        self.settings = settings
+        self.client = make_client(settings)
+        self.sender = DiscordSender(self.client.http)
+        self.adapter: DiscordAdapter | None = None
+        self._gateway: asyncio.Task[None] | None = None
+
+    def attach(self, bot: Bot) -> DiscordAdapter:
+        self.adapter = DiscordAdapter(bot, self.client, self.settings)
+        return self.adapter
+
+    async def login(self) -> None:
+        """Log in over REST (and sync the commands if they changed); a refused token is a
+        :class:`TokenRejected`."""
+        assert self.settings.discord_token is not None
+        try:
+            await self.client.login(self.settings.discord_token.get_secret_value())
+        except discord.LoginFailure:
+            raise TokenRejected("401 Unauthorized") from None
+
+    def connect(self, on_lost: Callable[[BaseException], None]) -> None:
+        """Connect the gateway (every shard of this process) in the background; ``on_lost``
+        hears of a failure it cannot recover from (a closed session, a refused intent)."""
+
+        def finished(task: asyncio.Task[None]) -> None:
+            if not task.cancelled() and (error := task.exception()) is not None:
+                on_lost(error)
+
+        self._gateway = asyncio.create_task(self.client.connect(reconnect=True))
+        self._gateway.add_done_callback(finished)
+
+    async def wait_ready(self, within: float = 60.0) -> None:
+        await asyncio.wait_for(self.client.wait_until_ready(), within)
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self._gateway is not None:
+            self._gateway.cancel()
+            await asyncio.gather(self._gateway, return_exceptions=True)

@@ -1,0 +1,71 @@
+"""Pushes to Discord: ``POST /channels/{id}/messages`` through discord.py's own REST client
+(``client.http``), so Discord's per-route buckets, ``X-RateLimit-*`` headers, global limit
+and 429 waits are discord.py's; every failure is sorted for the delivery engine.
+
+discord.py waits out a 429 itself (up to :data:`LONGEST_WAIT`; a longer wait comes back as
+``RateLimited`` and goes to the engine's retry path) and tries a 500/502/504 again before it
+raises. Missing Access, Missing Permissions (403) and Unknown Channel (404) say the channel
+cannot take messages; 401 says Discord refused the bot's one token, everywhere.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+import discord
+from discord.http import HTTPClient, Route
+
+from bot.platform import DeliveryError, Outgoing, RateLimits, render_push
+
+PLATFORM = "discord"
+
+# discord.py paces requests from Discord's own rate-limit headers, per bucket and globally:
+# the engine adds no pacing of its own (bench/discord.py measures both ways).
+LIMITS = RateLimits()
+
+# The longest 429 wait discord.py sits out inside one send; a longer one is the engine's.
+LONGEST_WAIT = 30.0
+
+MISSING_ACCESS = 50001
+MISSING_PERMISSIONS = 50013
+UNKNOWN_CHANNEL = 10003
+
+
+def delivery_error(error: discord.HTTPException) -> DeliveryError:
+    """A refused request as the engine reads it (Discord's message and code; never the
+    token or the request)."""
+    status = error.status
+    named = f"{error.text} (HTTP {status})" if error.text else f"HTTP {status}"
+    if status == 401:
+        return DeliveryError(named, scope="platform")
+    if status in (403, 404):  # Missing Access / Permissions, Unknown Channel
+        return DeliveryError(named, scope="channel")
+    if status == 429:
+        return DeliveryError(f"rate limited ({named})", retry_after=1.0)
+    if status >= 500 or status == 408:
+        return DeliveryError(f"Discord is unavailable ({named})")
+    return DeliveryError(named, permanent=True)  # the message itself (400: a bad body)
+
+
+class DiscordSender:
+    """Implements the core's ``Sender`` for Discord on a discord.py client's REST client."""
+
+    platform = PLATFORM
+
+    def __init__(self, http: HTTPClient, *, limits: RateLimits = LIMITS) -> None:
+        self.http = http
+        self.limits = limits
+
+    async def send(self, message: Outgoing) -> str | None:
+        payload = render_push(message.content, "discord")
+        route = Route(
+            "POST", "/channels/{channel_id}/messages", channel_id=message.channel.channel
+        )
+        try:
+            answer = await self.http.request(route, json=payload)
+        except discord.RateLimited as error:
+            raise DeliveryError("rate limited (HTTP 429)", retry_after=error.retry_after) from None
+        except discord.HTTPException as error:
+            raise delivery_error(error) from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            raise DeliveryError(f"connection failed ({type(error).__name__})") from None
+        return str(answer.get("id") or "") or None if isinstance(answer, dict) else None
