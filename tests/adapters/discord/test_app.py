@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
@@ -21,7 +20,6 @@ from bot.domain import ChannelRef, Insight, Story
 from tests.conftest import settings_for
 from tests.fakes.discord import (
     EMBED_LINKS,
-    EPHEMERAL,
     MANAGE_CHANNELS,
     MEMBER_PERMISSIONS,
     PUBLIC_THREAD,
