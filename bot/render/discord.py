@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
 from bot.render.model import (
     ACTION_KINDS,
@@ -59,6 +60,7 @@ BUTTONS_PER_ROW = 5
 ROWS = 5
 BUTTON_LABEL = 80
 CUSTOM_ID = 100
+URL = 2048
 EPHEMERAL = 1 << 6  # message flag: only the person who asked sees it
 # Button styles
 SECONDARY, DANGER = 2, 4
@@ -84,6 +86,15 @@ def plain(text: str) -> str:
 
 
 length = utf16_length  # characters as Discord counts them
+
+
+def link_target(url: str) -> str | None:
+    """A story's link as Discord takes it in an embed: http(s), no spaces or brackets, at
+    most 2,048 characters; None when it cannot be one."""
+    if not url.lower().startswith(("http://", "https://")):
+        return None
+    quoted = quote(url.strip(), safe=":/?#[]@!$&'()*+,;=%-._~")
+    return quoted if len(quoted) <= URL else None
 
 
 def embed_size(embed: dict[str, Any]) -> int:
@@ -121,8 +132,8 @@ def story_embed(card: StoryCard, *, budget: int = EMBEDS_TOTAL) -> dict[str, Any
             "color": REGION_COLOURS.get(card.region or "", COLOUR),
             "footer": {"text": _footer(small)},
         }
-        if card.url:
-            embed["url"] = card.url
+        if card.url and (url := link_target(card.url)):
+            embed["url"] = url
         if card.published_at:
             embed["timestamp"] = card.published_at.isoformat()
         if not embed["description"]:
