@@ -50,6 +50,11 @@ class DiscordRunner:
             await self.client.login(self.settings.discord_token.get_secret_value())
         except discord.LoginFailure:
             raise TokenRejected("401 Unauthorized") from None
+        if self.settings.discord_gateway_url and self.client.shard_count is None:
+            # discord.py connects where GET /gateway/bot says unless it is told the shard
+            # count: told it (Discord's recommendation), it connects to DISCORD_GATEWAY_URL
+            shards, _, _ = await self.client.http.get_bot_gateway()
+            self.client.shard_count = shards
 
     def connect(self, on_lost: Callable[[BaseException], None]) -> None:
         """Connect the gateway (every shard of this process) in the background; ``on_lost``

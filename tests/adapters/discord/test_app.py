@@ -80,7 +80,8 @@ async def running(core: Core, fake: FakeDiscord, **settings: Any) -> AsyncIterat
     try:
         await runner.login()
         runner.connect(lost.append)
-        await fake.wait_ready(within=10)
+        for shard in settings.get("discord_shard_ids") or [0]:
+            await fake.wait_ready(shard, within=10)
         yield runner
     finally:
         await bot.delivery.drain()
@@ -304,3 +305,23 @@ async def test_a_server_or_channel_gone_removes_its_subscriptions_but_an_outage_
         await fake.guild_delete(G1)  # removed from the server
         await asyncio.sleep(0.3)
     assert await core.subscriptions.for_workspace("discord", str(G1)) == []
+
+
+async def test_two_processes_split_the_shards_and_each_answers_its_own_servers(
+    core: Core, fake: FakeDiscord
+) -> None:
+    g2 = 1001 << 22  # shard 1 of 2
+    fake.guild(g2, "Second", [Channel(6001, g2, "other")])
+    fake.max_concurrency, fake.identify_interval = 2, 0.0
+    shards = {"discord_shard_count": 2, "discord_gateway_url": fake.gateway_url}
+    async with (
+        running(core, fake, discord_shard_ids=[0], **shards) as first,
+        running(core, fake, discord_shard_ids=[1], **shards) as second,
+    ):
+        assert [g.id for g in first.client.guilds] == [G1]
+        assert [g.id for g in second.client.guilds] == [g2]
+        for channel in (NEWS, 6001):
+            asked = await fake.slash("signals latest", {"count": 1}, channel_id=channel)
+            (reply,) = await answer(fake, asked)
+            assert reply.ephemeral and reply.data["embeds"]
+    assert sorted(tuple(i["shard"]) for i in fake.identifies) == [(0, 2), (1, 2)]

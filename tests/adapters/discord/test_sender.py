@@ -115,7 +115,7 @@ async def test_a_refused_token_is_the_operators_to_fix(
     assert refused.value.scope == "platform"
 
 
-async def test_discord_py_keeps_the_channel_bucket_without_a_429(
+async def test_a_busy_channel_keeps_discords_pace_without_a_429(
     fake: FakeDiscord, client: discord.Client
 ) -> None:
     attempts = Attempts({"discord": DiscordSender(client.http)}, concurrency=16)
