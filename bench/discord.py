@@ -122,6 +122,7 @@ async def interactions_part(folder: Path) -> float:
             await fake.wait_ready(within=60)
             gate = asyncio.Semaphore(IN_FLIGHT)
             times: list[float] = []
+            by_kind: dict[str, list[float]] = {}
 
             async def one(warm: bool) -> None:
                 command, options = interaction(ids)
@@ -132,15 +133,21 @@ async def interactions_part(folder: Path) -> float:
                     assert reply.ok, (reply.status, reply.body)
                 if not warm:
                     times.append((reply.at - sent) * 1000)
+                    by_kind.setdefault(command.split()[-1], []).append(times[-1])
 
             await asyncio.gather(*(one(True) for _ in range(30)))
+            cpu, started = time.process_time(), time.perf_counter()
             await asyncio.gather(*(one(False) for _ in range(INTERACTIONS)))
+            fake_share = (time.process_time() - cpu) / (time.perf_counter() - started)
         finally:
             bot.terminate()
             await bot.wait()
     p99 = percentile(times, 0.99)
     print(f"{len(times)} interactions, {IN_FLIGHT} in flight: p50={statistics.median(times):.1f} "
-          f"ms p99={p99:.1f} ms")  # fmt: skip
+          f"ms p99={p99:.1f} ms (the fake's process busy {fake_share:.0%})")  # fmt: skip
+    for kind, spent in sorted(by_kind.items()):
+        print(f"  {kind}: {len(spent)}, p50={statistics.median(spent):.1f} ms "
+              f"p99={percentile(spent, 0.99):.1f} ms")  # fmt: skip
     return p99
 
 

@@ -60,6 +60,7 @@ IN_SERVERS = (
     "channels to look up stories or subscribe that channel."
 )
 NOT_OURS = f"This button is no longer in use. Type {PREFIX} help to see what signalbot can do."
+MANAGERS = "members with the Manage Channels permission in this channel"
 FAILED = f"Sorry, that failed on our side; the error is logged. Try {PREFIX} again in a moment."
 
 CUSTOM_ID = re.compile(r"signals:[a-z-]+:.+", re.S)
@@ -155,7 +156,7 @@ class DiscordAdapter:
         channel = ChannelRef(PLATFORM, str(interaction.guild_id), str(interaction.channel_id))
         # the member's permissions in this channel, overwrites included, as Discord sent them
         allowed = interaction.permissions.manage_channels
-        return CommandContext(channel, str(interaction.user.id), allowed)
+        return CommandContext(channel, str(interaction.user.id), allowed, MANAGERS)
 
     async def on_command(
         self, interaction: discord.Interaction, command: Command, options: Mapping[str, Any]

@@ -50,6 +50,7 @@ INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 STATE_SECONDS = 600  # an install must finish within ten minutes
 ADMIN_CACHE_SECONDS = 600.0
+ADMINS = "workspace admins and owners"  # who may change subscriptions with SLACK_MANAGERS=admins
 CANNOT_POST = (
     "I can't post in this channel, so nothing was changed. Invite me first: type "
     "/invite @signalbot here, then try again."
@@ -215,7 +216,8 @@ class SlackAdapter:
         command = REGISTRY.get(name)
         manages = command is not None and command.manages
         allowed = await self.can_manage(client, workspace, user) if manages else True
-        ctx = CommandContext(ChannelRef(PLATFORM, workspace, channel), user, allowed)
+        who = {"managers": ADMINS} if self.settings.slack_managers == "admins" else {}
+        ctx = CommandContext(ChannelRef(PLATFORM, workspace, channel), user, allowed, **who)
         before = await self.bot.core.subscriptions.for_channel(ctx.channel) if manages else []
         return ctx, before
 

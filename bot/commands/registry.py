@@ -162,6 +162,9 @@ class CommandContext:
     channel: ChannelRef
     user: str
     can_manage: bool
+    # Who may change the channel's subscriptions, as the platform decides it: what a person
+    # who may not is told.
+    managers: str = "people who can manage this channel"
 
 
 @dataclass(frozen=True)

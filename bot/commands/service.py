@@ -106,7 +106,7 @@ class CommandService:
     @staticmethod
     def _check_allowed(command: Command, ctx: CommandContext) -> None:
         if command.manages and not ctx.can_manage:
-            raise CommandError(not_a_manager(command.name))
+            raise CommandError(not_a_manager(command.name, ctx.managers))
 
     async def _answer(
         self, command: Command, request: CommandRequest, ctx: CommandContext

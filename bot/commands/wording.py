@@ -90,9 +90,9 @@ def unknown_command(name: str, known: list[str]) -> str:
     )
 
 
-def not_a_manager(name: str) -> str:
+def not_a_manager(name: str, managers: str) -> str:
     return (
-        f"Only people who can manage this channel can use {PREFIX} {name}. "
+        f"Only {managers} can use {PREFIX} {name}. "
         f"Ask a channel admin, or type {PREFIX} list to see what is set up."
     )
 

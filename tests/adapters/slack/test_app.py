@@ -110,7 +110,7 @@ async def test_only_admins_may_change_a_channel_when_so_set(core: Core) -> None:
     async with running(core, slack_managers="admins") as world:
         world.slack.teams["T1"].admins.add("UADMIN")
         key, _ = await world.command("subscribe europe", user="UMEMBER")
-        assert "Only people who can manage this channel" in (await world.answer(key))["text"]
+        assert "Only workspace admins and owners can use /signals subscribe" in (await world.answer(key))["text"]
         await world.command("subscribe europe", user="UADMIN")
         await world.command("subscribe asia", user="UADMIN")
         await world.posted(2)
