@@ -45,9 +45,10 @@ import discord  # noqa: E402
 from adapters.discord import DiscordSender, make_client  # noqa: E402
 from adapters.discord.sender import LIMITS as SENDER_LIMITS  # noqa: E402
 from bench.commands import COMMON, RARE, load  # noqa: E402
+from bench.pairs import bench_story, paired_rounds, percentile  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.delivery.attempts import Attempts  # noqa: E402
-from bot.domain import ChannelRef, Insight, Story  # noqa: E402
+from bot.domain import ChannelRef  # noqa: E402
 from bot.platform import Outgoing, RateLimits, render_push  # noqa: E402
 from bot.render.model import card_from_story  # noqa: E402
 from tests.fakes.discord import (  # noqa: E402
@@ -71,10 +72,6 @@ TOKEN = "bench-discord-token.0123456789"
 GUILD = 1000 << 22
 rng = random.Random(12)
 
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(len(ordered) * share) - 1))]
 
 
 def settings_for(api_url: str, **more: Any) -> Settings:
@@ -163,13 +160,6 @@ class DiscordProcess(ChildServer):
         self.api_url = f"http://127.0.0.1:{self.port}/api/v10"
 
 
-def story(n: int) -> Story:
-    return Story(
-        url=f"https://www.semafor.com/article/12/01/2026/discord-bench-{n}", kind="signals",
-        title=f"Grid operators agree on a shared reserve, round {n}", region="europe",
-        news=["Regional operators signed a pact to pool reserve capacity for the winter."],
-        insights=[Insight(title="Prices may ease", sources=["Bloomberg"], body="Analysts said.")],
-    )  # fmt: skip
 
 
 async def logged_in(api_url: str) -> discord.Client:
@@ -220,7 +210,7 @@ async def sender_part() -> float:
     try:
         messages = [
             Outgoing(ChannelRef("discord", str(GUILD), str(channels[n % 500])),
-                     card_from_story(story(n)))
+                     card_from_story(bench_story(n, "discord")))
             for n in range(MESSAGES)
         ]  # fmt: skip
         bodies = []
@@ -228,20 +218,12 @@ async def sender_part() -> float:
             payload = render_push(message.content, "discord")
             assert isinstance(payload, dict)
             bodies.append((message.channel.channel, payload))
-        ratios = []
-        for n in range(ROUNDS):
-            if n % 2:
-                bare = await bare_run(fake, bodies)
-                ours = await sender_run(fake, messages)
-            else:
-                ours = await sender_run(fake, messages)
-                bare = await bare_run(fake, bodies)
-            ratios.append(bare / ours)
-            print(f"round {n + 1}: sender {MESSAGES:,} in {ours:.2f} s; bare {bare:.2f} s; "
-                  f"ratio {bare / ours:.2f}")  # fmt: skip
+        ratio = await paired_rounds(
+            ROUNDS, MESSAGES, lambda: sender_run(fake, messages), lambda: bare_run(fake, bodies)
+        )
     finally:
         fake.close()
-    return statistics.median(ratios)
+    return ratio
 
 
 # ---- 3. pacing against Discord's global and per-channel limits -----------------------------
@@ -255,7 +237,7 @@ async def paced_run(limits: RateLimits) -> tuple[float, int, int, dict[str, int]
         try:
             attempts = Attempts({"discord": DiscordSender(client.http, limits=limits)},
                                 concurrency=CONCURRENCY)  # fmt: skip
-            card = card_from_story(story(0))
+            card = card_from_story(bench_story(0, "discord"))
             messages = [Outgoing(ChannelRef("discord", str(GUILD), str(c)), card)
                         for _ in range(PACED_EACH) for c in channels]  # fmt: skip
             started = time.perf_counter()

@@ -41,8 +41,9 @@ sys.path.insert(0, str(ROOT))
 
 from adapters.slack.sender import SlackSender  # noqa: E402
 from bench.commands import COMMON, RARE, load  # noqa: E402
+from bench.pairs import bench_story, paired_rounds, percentile  # noqa: E402
 from bot.delivery.attempts import Attempts  # noqa: E402
-from bot.domain import ChannelRef, Insight, Story  # noqa: E402
+from bot.domain import ChannelRef  # noqa: E402
 from bot.platform import Outgoing, RateLimits, render_push  # noqa: E402
 from bot.render.model import card_from_story  # noqa: E402
 from tests.fakes.slack import FakeSlack, run_slack_process, serve_slack  # noqa: E402
@@ -58,10 +59,6 @@ PACED = 1000  # messages, 10 to each of 100 channels
 SECRET = "bench-signing-secret"
 rng = random.Random(11)
 
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(len(ordered) * share) - 1))]
 
 
 # ---- 1. slash commands against the running bot --------------------------------------------
@@ -158,13 +155,6 @@ class SlackProcess(ChildServer):
         self.api_url = f"http://127.0.0.1:{self.port}/api/"
 
 
-def story(n: int) -> Story:
-    return Story(
-        url=f"https://www.semafor.com/article/11/30/2026/slack-bench-{n}", kind="signals",
-        title=f"Grid operators agree on a shared reserve, round {n}", region="europe",
-        news=["Regional operators signed a pact to pool reserve capacity for the winter."],
-        insights=[Insight(title="Prices may ease", sources=["Bloomberg"], body="Analysts said.")],
-    )  # fmt: skip
 
 
 async def sender_run(fake: SlackProcess, token: str, messages: list[Outgoing]) -> float:
@@ -208,7 +198,7 @@ async def sender_part() -> float:
     token = "xoxb-bench-1"
     fake = SlackProcess([("T1", token)])
     try:
-        cards = [card_from_story(story(n)) for n in range(MESSAGES)]
+        cards = [card_from_story(bench_story(n, "slack")) for n in range(MESSAGES)]
         messages = [
             Outgoing(ChannelRef("slack", "T1", f"C{n % 500}"), card) for n, card in enumerate(cards)
         ]
@@ -217,20 +207,13 @@ async def sender_part() -> float:
             payload = render_push(message.content, "slack")
             assert isinstance(payload, dict)
             bodies.append({"channel": message.channel.channel, **payload})
-        ratios = []
-        for n in range(ROUNDS):
-            if n % 2:
-                bare = await bare_run(fake, token, bodies)
-                ours = await sender_run(fake, token, messages)
-            else:
-                ours = await sender_run(fake, token, messages)
-                bare = await bare_run(fake, token, bodies)
-            ratios.append(bare / ours)
-            print(f"round {n + 1}: sender {MESSAGES:,} in {ours:.2f} s; bare {bare:.2f} s; "
-                  f"ratio {bare / ours:.2f}")  # fmt: skip
+        ratio = await paired_rounds(
+            ROUNDS, MESSAGES,
+            lambda: sender_run(fake, token, messages), lambda: bare_run(fake, token, bodies),
+        )  # fmt: skip
     finally:
         fake.close()
-    return statistics.median(ratios)
+    return ratio
 
 
 # ---- 3. pacing against Slack's one message a second per channel ---------------------------
@@ -248,7 +231,7 @@ async def paced_part() -> tuple[float, int, int]:
         async with SlackSender(token_for, api_url=fake.api_url) as sender:
             attempts = Attempts({"slack": sender}, concurrency=CONCURRENCY)
             channels = [ChannelRef("slack", f"T{n // 10}", f"P{n}") for n in range(100)]
-            card = card_from_story(story(0))
+            card = card_from_story(bench_story(0, "slack"))
             messages = [Outgoing(channel, card) for _ in range(10) for channel in channels]
             started = time.perf_counter()
             results = await asyncio.gather(*(attempts.deliver(m) for m in messages))

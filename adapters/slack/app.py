@@ -321,7 +321,7 @@ class SlackAdapter:
             await store.delete(channel, added)
         now = self.bot.core.clock.now()
         for sub in before:
-            await store.save(sub, now=now)
+            await store.save(sub, now=now, restore=True)
 
     async def on_channel_gone(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if not await self.first_time(body):

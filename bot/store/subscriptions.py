@@ -115,12 +115,20 @@ class SubscriptionStore:
         self.engine = engine
         self._json = JsonRows(engine.dialect.name == "postgresql")
 
-    async def save(self, sub: Subscription, *, now: datetime) -> tuple[Subscription, bool]:
-        """Create the channel's subscription to this region, or update the one it has.
+    async def save(
+        self, sub: Subscription, *, now: datetime, restore: bool = False
+    ) -> tuple[Subscription, bool]:
+        """Create the channel's subscription to this region, or update the one it has (a
+        change clears its failure count). ``restore``: put back ``sub`` as it was stored,
+        its record of pushes included (a change undone).
 
         Returns the stored subscription and whether it was created.
         """
         where = and_(_where_channel(sub.channel), _c.region == sub.region)
+        record: dict[str, Any] = {"failures": 0}
+        if restore:
+            record = {"failures": sub.failures, "last_result": sub.last_result,
+                      "last_push_at": sub.last_push_at}  # fmt: skip
 
         async def store(conn: AsyncConnection) -> tuple[Subscription, bool]:
             found = (await conn.execute(select(_c.id).where(where))).first()
@@ -131,9 +139,9 @@ class SubscriptionStore:
                         workspace=sub.channel.workspace,
                         channel=sub.channel.channel,
                         region=sub.region,
-                        failures=0,
-                        created_at=now,
+                        created_at=sub.created_at if restore and sub.created_at else now,
                         updated_at=now,
+                        **record,
                         **_values(sub),
                     )
                 )
@@ -141,7 +149,7 @@ class SubscriptionStore:
                 await conn.execute(
                     update(subscriptions)
                     .where(_c.id == found.id)
-                    .values(updated_at=now, failures=0, **_values(sub))
+                    .values(updated_at=now, **record, **_values(sub))
                 )
                 await conn.execute(_drop_claims(_c.id == found.id))
             row = (await conn.execute(select(*_COLUMNS).where(where))).one()

@@ -4,14 +4,12 @@ its gateway and REST, answering ``/signals`` from the core."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from discord.gateway import DiscordWebSocket
-from discord.http import Route
 
 import adapters.discord.app as discord_app
 from adapters.discord import DiscordRunner
@@ -61,12 +59,6 @@ async def fake() -> AsyncIterator[FakeDiscord]:
         yield fake
 
 
-@pytest.fixture(autouse=True)
-def restored() -> Iterator[None]:
-    """discord.py keeps its REST base and gateway in class attributes: put them back."""
-    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    yield
-    Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
 
 
 @asynccontextmanager

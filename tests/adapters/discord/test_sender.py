@@ -4,12 +4,11 @@ failure sorted for the delivery engine, every message inside Discord's limits.""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 
 import discord
 import pytest
-from discord.gateway import DiscordWebSocket
 from discord.http import Route
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -39,11 +38,6 @@ async def fake() -> AsyncIterator[FakeDiscord]:
         yield fake
 
 
-@pytest.fixture(autouse=True)
-def restored() -> Iterator[None]:
-    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
-    yield
-    Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
 
 
 @pytest.fixture

@@ -75,11 +75,16 @@ async def test_a_refused_change_puts_back_what_the_channel_had(
     where = ChannelRef("slack", "T1", "C5")
     await world.command("subscribe europe at 06:00 topics security", channel="C5")
     await world.posted(1)
+    (first,) = await core.subscriptions.for_channel(where)
+    await core.subscriptions.record_failure(  # its record of pushes: one failed
+        first.id or 0, result="delivery failed: ratelimited", pause_after=3, pause_reason="x"
+    )
     world.slack.fail_next["C5"].append("not_in_channel")  # the bot was removed meanwhile
     key, _ = await world.command("subscribe europe, asia at 09:00", channel="C5")
     assert (await world.answer(key))["text"] == CANNOT_POST
     (sub,) = await core.subscriptions.for_channel(where)
     assert (sub.region, f"{sub.push_time:%H:%M}", sub.filters.topics) == ("europe", "06:00", ("security",))
+    assert (sub.failures, sub.last_result) == (1, "delivery failed: ratelimited")  # all of it
 
 
 @pytest.mark.parametrize("how", ["forged", "unsigned", "stale", "other secret"])
