@@ -35,7 +35,7 @@ from bot.clock import FrozenClock  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.delivery import RateLimits  # noqa: E402
 from bot.domain import ChannelRef, Insight, Story  # noqa: E402
-from bot.render.messages import encoded_digest  # noqa: E402
+from bot.render.messages import encoded_push  # noqa: E402
 from bot.render.model import build_digest  # noqa: E402
 from bot.service import tune_gc  # noqa: E402
 from bot.store.tables import subscriptions as subscriptions_table  # noqa: E402
@@ -119,7 +119,7 @@ def same_payloads(channels: list[tuple[ChannelRef, str]]) -> list[tuple[str, byt
     for region, items in by_region.items():
         items.sort(key=lambda s: s.published_at or NOW, reverse=True)
         # encoded once per region, as the engine encodes each digest once
-        bodies[region] = encoded_digest(build_digest(region, NOW.date(), items), "discord")
+        bodies[region] = encoded_push(build_digest(region, NOW.date(), items), "discord")
     return [(channel.channel, bodies[region]) for channel, region in channels]
 
 

@@ -2,7 +2,7 @@
 app uninstalled, the bot removed from a channel, a channel deleted, access or a token lost.
 
 Adapters call this from the platform's events; the delivery engine pauses through the same
-store methods when a send says the channel or the workspace can no longer take messages.
+store methods when a send says a workspace can no longer take messages.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ from bot.schedule import next_push_for
 from bot.store.ledger import DeliveryLedger
 from bot.store.subscriptions import SubscriptionStore
 
-# Why the bot paused a whole channel or workspace at once (the start of the pause reason).
-CHANNEL_LOST = "the channel could not be reached"
+# Why the bot paused a whole workspace at once (the start of the pause reason).
 UNINSTALLED = "signalbot is no longer installed in this workspace"
 TOKEN_REFUSED = "the bot's access to this workspace was revoked or refused"
 
 
 def scope_reason(scope: str, detail: str) -> str:
-    """The pause reason for a failure of ``scope`` ("channel", "workspace" or "token")."""
-    start = {"channel": CHANNEL_LOST, "workspace": UNINSTALLED}.get(scope, TOKEN_REFUSED)
+    """The pause reason for a failure of a workspace's ``scope`` ("workspace" or "token")."""
+    start = UNINSTALLED if scope == "workspace" else TOKEN_REFUSED
     return f"{start}: {detail}"
 
 

@@ -112,7 +112,6 @@ class DiscordAdapter:
         self.bot = bot
         self.client = client
         self.settings = settings
-        self.synced: bool | None = None  # whether the last start synced the commands
         self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(client)
         self.tree.add_command(signals_group(REGISTRY, self.on_command, self.on_typing))
         self.tree.error(self.on_tree_error)
@@ -141,12 +140,10 @@ class DiscordAdapter:
         state = self.bot.core.state
         name = f"commands:{self.client.application_id}:{guild.id if guild else 'global'}"
         if await state.get(PLATFORM, name) == digest:
-            self.synced = False
             return False
         await self.tree.sync(guild=guild)
         await state.put(PLATFORM, name, digest, now=self.bot.core.clock.now())
         log.info("Discord commands synced %s", f"to server {guild.id}" if guild else "globally")
-        self.synced = True
         return True
 
     def context(self, interaction: discord.Interaction) -> CommandContext | None:

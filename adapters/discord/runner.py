@@ -67,9 +67,6 @@ class DiscordRunner:
         self._gateway = asyncio.create_task(self.client.connect(reconnect=True))
         self._gateway.add_done_callback(finished)
 
-    async def wait_ready(self, within: float = 60.0) -> None:
-        await asyncio.wait_for(self.client.wait_until_ready(), within)
-
     async def close(self) -> None:
         await self.client.close()
         if self._gateway is not None:

@@ -3,10 +3,11 @@
 A push is claimed in the database (one process gets it), its stories are reserved in the
 delivery ledger (a story reaches a channel at most once), then sent with bounded concurrency.
 429s are honoured (``Retry-After``), server errors and timeouts are retried with backoff. A
-message refused for good counts, and the third in a row pauses its subscription, with a notice
-in the channel; a channel that cannot take messages (gone, the bot removed from it) has all
-its subscriptions paused at once, and so has a workspace the app left or whose token was
-refused, where nothing more is tried in that scan. One slow or broken channel never holds up
+message refused for good counts one failure a round for its subscription, and the third in
+a row pauses it, with one notice a channel; a channel that cannot take messages (gone, the
+bot removed from it) is tried no more that round, each of its subscriptions counting a
+failure. A workspace the app left or whose token was refused has all its subscriptions
+paused at once, and nothing more is tried there in that scan. One slow or broken channel never holds up
 the others.
 
 The parts: :mod:`~bot.delivery.sender` (what a platform's sender is), ``limits``,

@@ -49,10 +49,14 @@ class Alerts:
     async def push_now(self, subs: Sequence[Subscription]) -> list[PushOutcome]:
         """Deliver each subscription's digest now (the scheduled push then carries only what
         is newer). A channel or workspace refused for one is not tried again for the next."""
-        refusals = Refusals()
-        return [await self._push_now(sub, refusals) for sub in subs]
+        refusals, pausing = Refusals(), Pausing()
+        outcomes = [await self._push_now(sub, refusals, pausing) for sub in subs]
+        self.outcomes.notify(pausing)  # one notice a channel, for all it had paused
+        return outcomes
 
-    async def _push_now(self, sub: Subscription, refusals: Refusals) -> PushOutcome:
+    async def _push_now(
+        self, sub: Subscription, refusals: Refusals, pausing: Pausing
+    ) -> PushOutcome:
         if sub.id is None:
             raise ValueError("send-now needs a stored subscription")
         now = self.clock.now()
@@ -76,9 +80,7 @@ class Alerts:
             detail = f"the digest could not be delivered, and was paused: {scope_reason(refused)}"
             return PushOutcome(sub.id, sub.channel, sub.region, None, "paused", 0, detail)
         elif status == "failed":
-            pausing = Pausing()
             await self.outcomes.count_failure(sub, f"delivery failed: {detail}", detail, pausing)
-            self.outcomes.notify(pausing)
         if status in ("failed", "retrying"):
             detail = f"the digest could not be delivered ({detail})"
             return PushOutcome(sub.id, sub.channel, sub.region, None, status, 0, detail)
@@ -127,7 +129,7 @@ class Alerts:
             )
         )
         sent: list[tuple[int, str | None]] = []
-        failures: list[tuple[Subscription, str]] = []
+        failures: dict[int | None, tuple[Subscription, str]] = {}  # one a subscription
         reached: dict[int | None, Subscription] = {}
         for n, (status, detail, message_id) in zip(todo, results, strict=True):
             sub = pairs[n][0]
@@ -137,28 +139,21 @@ class Alerts:
             else:
                 released.append((n, [pairs[n][1].id]))
                 if status == "failed":
-                    failures.append((sub, detail))
+                    failures.setdefault(sub.id, (sub, detail))
         if sent or released:
             await ledger.settle(token=token, sent=sent, released=released, at=self.clock.now())
-        # A workspace refused for good is paused at once, all its subscriptions; each other
-        # failed alert counts (the third in a row pauses, with one notice); an alert that
-        # went out clears the count, as a pushed digest does.
+        # A workspace refused for good is paused at once, all its subscriptions; a
+        # subscription whose alerts failed otherwise counts one failure this round, as a
+        # digest's push does (the third in a row pauses, with one notice a channel); an
+        # alert that went out clears the count.
         if refusals.workspaces:
             await self.outcomes.pause_refused(refusals, self.clock.now())
-        counted: set[int | None] = set()
         pausing = Pausing()
-        for sub, detail in failures:
-            if refusals.workspace_refusal(sub.channel) is not None:
-                continue
-            if sub.channel in refusals.channels:
-                # the channel was tried once this round: one failure for each subscription
-                if sub.id in counted:
-                    continue
-                counted.add(sub.id)
-            await self.outcomes.count_failure(sub, f"alert failed: {detail}", detail, pausing)
+        for sub, detail in failures.values():
+            if refusals.workspace_refusal(sub.channel) is None:
+                await self.outcomes.count_failure(sub, f"alert failed: {detail}", detail, pausing)
         self.outcomes.notify(pausing)
-        failed_ids = {sub.id for sub, _ in failures}
         for sub_id, sub in reached.items():
-            if sub_id is not None and sub_id not in failed_ids and sub.failures:
+            if sub_id is not None and sub_id not in failures and sub.failures:
                 await self.subscriptions.record_success(sub_id, result="alert sent", pushed_at=None)
         return len(sent)

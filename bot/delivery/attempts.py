@@ -58,11 +58,7 @@ class Refusals:
 
     def refusal(self, channel: ChannelRef) -> DeliveryError | None:
         """The failure that refused this channel (or its workspace), if one did."""
-        if self.workspaces:
-            error = self.workspaces.get((channel.platform, channel.workspace))
-            if error is not None:
-                return error
-        return self.channels.get(channel) if self.channels else None
+        return self.workspace_refusal(channel) or self.channels.get(channel)
 
     def workspace_refusal(self, channel: ChannelRef) -> DeliveryError | None:
         """The failure that refused this channel's whole workspace, if one did."""
@@ -91,10 +87,8 @@ class Attempts:
         With ``refusals``, a message to a channel or workspace refused before fails at once,
         and a failure of a wider scope than the message is noted there.
         """
-        if refusals is not None and (refusals.workspaces or refusals.channels):
-            refused = refusals.refusal(message.channel)
-            if refused is not None:
-                return "failed", refused.reason, None
+        if refusals is not None and (refused := refusals.refusal(message.channel)) is not None:
+            return "failed", refused.reason, None
         if refusals is not None and refusals.platforms:
             refused = refusals.platforms.get(message.channel.platform)
             if refused is not None:

@@ -61,7 +61,7 @@ def pause_reason(detail: str) -> str:
 
 
 def scope_reason(error: DeliveryError) -> str:
-    """Why every subscription of a channel or workspace was paused at once."""
+    """Why every subscription of a workspace was paused at once."""
     return lifecycle.scope_reason(error.scope, error.reason)
 
 
@@ -98,16 +98,18 @@ class Outcomes:
         now: datetime,
         records: list[PushRecord],
         outcomes: list[PushOutcome],
-        refusals: Refusals | None = None,
+        refusals: Refusals,
+        pausing: Pausing,
     ) -> None:
         """What each claimed push's result means for its subscription: one record per group
         of pushes that ended alike (added to ``records``), one outcome per push.
 
         A push that failed where ``refusals`` holds its workspace gets no record:
         :meth:`pause_refused` pauses it (before the records are written, dropping its claim).
-        One whose channel was refused counts a failure, as any permanent failure does.
+        One whose channel was refused counts a failure, as any permanent failure does; the
+        subscriptions paused go to ``pausing`` (the caller sends its notices once its round
+        is over: one a channel).
         """
-        pausing = Pausing()
         alike: dict[tuple[int, Status, str, int], list[Push]] = {}
         for push, (status, detail, _) in zip(pushes, results, strict=True):
             alike.setdefault((id(push.group), status, detail, len(push.stories)), []).append(push)
@@ -126,7 +128,7 @@ class Outcomes:
                 result = f"delivery failed ({detail}); retrying at {retry:%H:%M} UTC"
                 records.append(PushRecord(ids, retry, result, failures=like.failures))
             else:  # failed permanently
-                if refusals is not None and refusals.workspaces:
+                if refusals.workspaces:
                     group = self._refused(group, like.region, like.next_push_at, refusals,
                                           outcomes)  # fmt: skip
                     if not group:
@@ -149,7 +151,6 @@ class Outcomes:
                             count, detail)
                 for push in group
             )  # fmt: skip
-        self.notify(pausing)
 
     @staticmethod
     def _refused(

@@ -15,7 +15,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.delivery.attempts import CLAIM_LEASE, Attempts, Refusals
 from bot.delivery.inflight import InFlight
-from bot.delivery.outcomes import EMPTY, Outcomes, PushOutcome, Result, following
+from bot.delivery.outcomes import EMPTY, Outcomes, Pausing, PushOutcome, Result, following
 from bot.delivery.plan import Group, Made, Push, PushLedger, message_for
 from bot.delivery.sender import Outgoing
 from bot.digests import candidates
@@ -86,6 +86,7 @@ class DueScan:
         self.reservation = uuid.uuid4().hex[:16]
         self.made = Made()
         self.refusals = Refusals()  # channels and workspaces refused for good in this scan
+        self.pausing = Pausing()  # subscriptions paused in this scan: one notice a channel
 
     async def run(self) -> list[PushOutcome]:
         """Claim every due push and deliver them all.
@@ -144,8 +145,10 @@ class DueScan:
             raise
         except Exception:  # planning failed: what is queued still goes out and is written back
             await self._wind_down(queue, senders, written)
+            self.outcomes.notify(self.pausing)
             raise
         finished = await self._wind_down(queue, senders, written)
+        self.outcomes.notify(self.pausing)
         return [outcome for outcomes in finished for outcome in outcomes]
 
     @staticmethod
@@ -239,12 +242,13 @@ class DueScan:
         return batch
 
     async def _write_back(self, batch: Batch, now: datetime) -> list[PushOutcome]:
-        """Once a batch is sent: settle its ledger rows, pause the channels and workspaces
-        refused, store how each push went."""
+        """Once a batch is sent: settle its ledger rows, pause the workspaces refused, store
+        how each push went."""
         await batch.done.wait()
         self.outcomes.conclude(
-            batch.pushes, batch.results, now, batch.records, batch.outcomes, self.refusals
-        )
+            batch.pushes, batch.results, now, batch.records, batch.outcomes, self.refusals,
+            self.pausing,
+        )  # fmt: skip
         async with self.ledger.writing:
             # The ledger first, committed on its own: a push outcome that fails to be written
             # must never take back the record of what was sent. Then the pauses, which drop

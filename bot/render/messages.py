@@ -47,11 +47,6 @@ def render_digest(digest: Digest, fmt: Format) -> Payload:
     return text.digest_message(digest)
 
 
-def encoded_digest(digest: Digest, fmt: Literal["slack", "discord"]) -> bytes:
-    """A digest's payload as the JSON body of a request (see :func:`encoded_push`)."""
-    return encoded_push(digest, fmt)
-
-
 def render_notice(notice: Notice, fmt: Format) -> Payload:
     if fmt == "slack":
         return slack.notice_message(notice)

@@ -229,7 +229,7 @@ class Digest:
 
     @cached_property
     def bodies(self) -> dict[str, bytes]:
-        """This digest's encoded payloads by format (see ``messages.encoded_digest``)."""
+        """This digest's encoded payloads by format (see ``messages.encoded_push``)."""
         return {}
 
     @property

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain import Insight, Story
-from bot.render.messages import encoded_digest, render_digest, render_story
+from bot.render.messages import encoded_push, render_digest, render_story
 from bot.render.model import build_digest, card_from_story, cut
 from tests.conftest import ROOT
 from tests.render.test_limits import assert_discord_limits, assert_slack_limits
@@ -144,12 +144,12 @@ def test_a_digest_is_encoded_once_for_every_channel_that_gets_it() -> None:
     same = build_digest("middle-east", date(2026, 11, 24), list(cards))  # equal, not identical
     assert first is not same and first == same
     for fmt in ("slack", "discord"):
-        body = encoded_digest(first, fmt)
+        body = encoded_push(first, fmt)
         assert json.loads(body) == render_digest(first, fmt)
-        assert encoded_digest(first, fmt) is body  # encoded once, however many sends
-        assert encoded_digest(same, fmt) == body
+        assert encoded_push(first, fmt) is body  # encoded once, however many sends
+        assert encoded_push(same, fmt) == body
     other = build_digest("middle-east", date(2026, 11, 25), list(cards))
-    assert encoded_digest(other, "discord") != encoded_digest(first, "discord")
+    assert encoded_push(other, "discord") != encoded_push(first, "discord")
 
 
 def test_a_discord_story_takes_its_regions_colour() -> None:
