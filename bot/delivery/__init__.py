@@ -7,8 +7,8 @@ message refused for good counts one failure a round for its subscription, and th
 a row pauses it, with one notice a channel; a channel that cannot take messages (gone, the
 bot removed from it) is tried no more that round, each of its subscriptions counting a
 failure. A workspace the app left or whose token was refused has all its subscriptions
-paused at once, and nothing more is tried there in that scan. One slow or broken channel never holds up
-the others.
+paused at once, and nothing more is tried there in that scan. One slow or broken channel
+never holds up the others.
 
 The parts: :mod:`~bot.delivery.sender` (what a platform's sender is), ``limits``,
 ``attempts`` (one message), ``plan`` (what a push carries), ``outcomes`` (what a result
