@@ -79,7 +79,7 @@ def _check_settings() -> None:
 def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     try:
         return asyncio.run(main())
-    except UserError as error:
+    except (UserError, SettingsError) as error:
         _fail(str(error))
     except DatabaseURLError as error:
         _fail(f"SIGNALBOT_DATABASE_URL: {error}")
@@ -328,28 +328,23 @@ async def _start_slack(
     settings: Settings, bot: Any, installations: Any, server: Any, stack: AsyncExitStack
 ) -> str:
     """Take Slack's requests (HTTP, Socket Mode, or OAuth installs); where they arrive."""
-    from adapters.slack import SettingRejected, SlackAdapter, web_client
+    from adapters.slack import SlackAdapter, web_client
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     adapter = SlackAdapter(bot, settings, web_client(token, settings.slack_api_url), installations)
-    try:
-        if installations is not None:
-            adapter.mount(server)
-            await server.start()
-            return (
-                f"at http://{settings.http_host}:{server.port}/slack/events (install at "
-                f"/slack/install)"
-            )
-        if settings.slack_app_token is not None:
-            socket = await adapter.connect(settings.slack_app_token.get_secret_value())
-            stack.push_async_callback(socket.close_async)
-            return "over Socket Mode"
-        await adapter.check()
+    if installations is not None:
         adapter.mount(server)
         await server.start()
-        return f"at http://{settings.http_host}:{server.port}/slack/events"
-    except SettingRejected as error:
-        raise UserError(*str(error).split(": ", 1)) from None
+        where = f"http://{settings.http_host}:{server.port}/slack/events"
+        return f"at {where} (install at /slack/install)"
+    if settings.slack_app_token is not None:
+        socket = await adapter.connect(settings.slack_app_token.get_secret_value())
+        stack.push_async_callback(socket.close_async)
+        return "over Socket Mode"
+    await adapter.check()
+    adapter.mount(server)
+    await server.start()
+    return f"at http://{settings.http_host}:{server.port}/slack/events"
 
 
 @app.command()
@@ -401,15 +396,10 @@ def run(
                 where = await _start_slack(settings, bot, installations, server, stack)
                 err.print(f"signalbot: taking Slack's requests {where}", markup=False)
             if discord is not None:
-                from adapters.discord import TokenRejected
-
                 discord.attach(bot)
-                try:
-                    await discord.login()
-                except TokenRejected as error:
-                    raise UserError(error.setting, f"Discord refused it ({error.reason})") from None
+                await discord.login()
                 discord.connect(on_lost)
-                err.print("signalbot: connected to Discord", markup=False)
+                err.print("signalbot: connecting to Discord's gateway", markup=False)
             await bot.start()
             stack.push_async_callback(bot.stop)
             await stop.wait()

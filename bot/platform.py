@@ -44,7 +44,7 @@ from bot.commands import (
     suggestions,
     workspace_overview,
 )
-from bot.config import Settings
+from bot.config import Settings, SettingsError
 from bot.delivery import DeliveryError, FailureScope, Outgoing, RateLimits, Sender
 from bot.domain import COMMAND_NAME, PREFIX, ChannelRef
 from bot.lifecycle import Lifecycle
@@ -96,6 +96,7 @@ __all__ = [
     "Reply",
     "Sender",
     "Settings",
+    "SettingsError",
     "StoryCard",
     "WebServer",
     "command_line",

@@ -2,7 +2,7 @@
 registry, persistent buttons, lifecycle events, and a Sender on discord.py's REST client."""
 
 from adapters.discord.app import DiscordAdapter, make_client
-from adapters.discord.runner import DiscordRunner, TokenRejected
+from adapters.discord.runner import DiscordRunner
 from adapters.discord.sender import DiscordSender
 
-__all__ = ["DiscordAdapter", "DiscordRunner", "DiscordSender", "TokenRejected", "make_client"]
+__all__ = ["DiscordAdapter", "DiscordRunner", "DiscordSender", "make_client"]

@@ -52,8 +52,6 @@ NEEDED = (("view_channel", "View Channel"), ("send_messages", "Send Messages"),
 NEEDED_IN_THREAD = (("view_channel", "View Channel"),
                     ("send_messages_in_threads", "Send Messages in Threads"),
                     ("embed_links", "Embed Links"))  # fmt: skip
-THREADS = (discord.ChannelType.public_thread, discord.ChannelType.private_thread,
-           discord.ChannelType.news_thread)  # fmt: skip
 
 IN_SERVERS = (
     f"signalbot works in servers: add it to a server, then type {PREFIX} in one of its "
@@ -99,8 +97,7 @@ def missing_permissions(interaction: discord.Interaction) -> list[str]:
     """What the bot lacks to post in the interaction's channel (Discord says, with the
     interaction, what the bot may do there)."""
     have = interaction.app_permissions
-    channel = interaction.channel
-    in_thread = getattr(channel, "type", None) in THREADS
+    in_thread = isinstance(interaction.channel, discord.Thread)
     return [name for flag, name in (NEEDED_IN_THREAD if in_thread else NEEDED)
             if not getattr(have, flag)]  # fmt: skip
 
@@ -114,7 +111,7 @@ class DiscordAdapter:
         self.settings = settings
         self.tree: app_commands.CommandTree[Any] = app_commands.CommandTree(client)
         self.tree.add_command(signals_group(REGISTRY, self.on_command, self.on_typing))
-        self.tree.error(self.on_tree_error)
+        self.tree.error(self.fail)
         ADAPTERS[client] = self
         client.add_dynamic_items(SignalsButton)
         client.setup_hook = self.setup_hook  # type: ignore[method-assign]
@@ -162,12 +159,23 @@ class DiscordAdapter:
         if ctx is None:
             await self.reply(interaction, Reply(IN_SERVERS, ok=False, private=True))
             return
-        if command.posts and ctx.can_manage and (missing := missing_permissions(interaction)):
-            await self.reply(interaction, Reply(cannot_post(missing), ok=False, private=True))
+        if (refusal := self.cannot_post_for(interaction, command, ctx)) is not None:
+            await self.reply(interaction, refusal)
             return
         given = {name: value for name, value in options.items() if value is not None}
         work = self.bot.commands.handle_options(command.name, given, ctx)
-        await self.answer(interaction, work, private=command.private)
+        await self.answer(interaction, work, private=command.private, slow=command.slow)
+
+    @staticmethod
+    def cannot_post_for(
+        interaction: discord.Interaction, command: Command | None, ctx: CommandContext
+    ) -> Reply | None:
+        """Before a change after which the bot posts here: what it lacks, if anything (for
+        those allowed to make it: the others are told who may)."""
+        if command is None or not command.posts or not ctx.can_manage:
+            return None
+        missing = missing_permissions(interaction)
+        return Reply(cannot_post(missing), ok=False, private=True) if missing else None
 
     async def on_typing(
         self, interaction: discord.Interaction, param: Param, typed: str
@@ -195,22 +203,28 @@ class DiscordAdapter:
         kind, payload = found
         name, _ = payload_target(payload)
         command = REGISTRY.get(name)
-        if (command is not None and command.posts and ctx.can_manage
-                and (missing := missing_permissions(interaction))):  # fmt: skip
-            await self.reply(interaction, Reply(cannot_post(missing), ok=False, private=True))
+        if (refusal := self.cannot_post_for(interaction, command, ctx)) is not None:
+            await self.reply(interaction, refusal)
             return
         private = kind != "post" and (command is None or command.private)
-        await self.answer(interaction, self.bot.commands.press(kind, payload, ctx), private=private)
+        slow = command is not None and command.slow
+        work = self.bot.commands.press(kind, payload, ctx)
+        await self.answer(interaction, work, private=private, slow=slow)
 
     async def answer(
-        self, interaction: discord.Interaction, work: Awaitable[Reply], *, private: bool
+        self,
+        interaction: discord.Interaction,
+        work: Awaitable[Reply],
+        *,
+        private: bool,
+        slow: bool = False,
     ) -> None:
         """Send the reply ``work`` makes: at once when it is ready within
         :data:`ANSWER_WITHIN`, else after deferring (privately for a lookup, publicly for a
-        change)."""
+        change); a ``slow`` command (it sends a push) defers first."""
         task = asyncio.ensure_future(work)
         try:
-            reply = await asyncio.wait_for(asyncio.shield(task), ANSWER_WITHIN)
+            reply = await asyncio.wait_for(asyncio.shield(task), 0 if slow else ANSWER_WITHIN)
         except TimeoutError:
             await interaction.response.defer(ephemeral=private, thinking=True)
             reply = await task
@@ -248,14 +262,15 @@ class DiscordAdapter:
                 )
         return view
 
-    async def on_tree_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        """A failure no handler caught: logged, and a sentence for the user, never a
-        traceback."""
-        log.error("Discord command failed", exc_info=error)
+    async def fail(self, interaction: discord.Interaction, error: BaseException) -> None:
+        """A failure no handler caught (a command's or a button's): logged, and a sentence
+        for the user, never a traceback."""
+        log.error("Discord interaction failed", exc_info=error)
         try:
-            await self.reply(interaction, Reply(FAILED, ok=False, private=True))
+            if interaction.response.is_done():
+                await interaction.followup.send(FAILED, ephemeral=True)
+            else:
+                await interaction.response.send_message(FAILED, ephemeral=True)
         except discord.HTTPException as failed:
             log.warning("could not tell the user: %s", failed)
 
@@ -302,5 +317,9 @@ class SignalsButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUS
 
     async def callback(self, interaction: discord.Interaction) -> None:
         adapter = ADAPTERS.get(interaction.client)
-        if adapter is not None:
+        if adapter is None:
+            return
+        try:
             await adapter.on_button(interaction, self.item.custom_id or "")
+        except Exception as error:  # discord.py would only log it: the user hears too
+            await adapter.fail(interaction, error)

@@ -7,23 +7,14 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+import aiohttp
 import discord
 
 from adapters.discord.app import DiscordAdapter, make_client
 from adapters.discord.sender import DiscordSender
-from bot.platform import Bot, Settings
+from bot.platform import Bot, Settings, SettingsError
 
 log = logging.getLogger(__name__)
-
-
-class TokenRejected(Exception):
-    """Discord refused the token at start: ``signalbot run`` names the setting and stops."""
-
-    setting = "SIGNALBOT_DISCORD_TOKEN"
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"{self.setting}: Discord refused it ({reason})")
-        self.reason = reason
 
 
 class DiscordRunner:
@@ -31,7 +22,6 @@ class DiscordRunner:
     delivery engine), and the adapter once the bot is built."""
 
     def __init__(self, settings: Settings) -> None:
-        assert settings.discord_token is not None
         self.settings = settings
         self.client = make_client(settings)
         self.sender = DiscordSender(self.client.http)
@@ -43,18 +33,32 @@ class DiscordRunner:
         return self.adapter
 
     async def login(self) -> None:
-        """Log in over REST (and sync the commands if they changed); a refused token is a
-        :class:`TokenRejected`."""
-        assert self.settings.discord_token is not None
+        """Log in over REST (and sync the commands if they changed). A refused token, or a
+        Discord that cannot be reached or answers otherwise, is a :class:`SettingsError`
+        naming the setting to look at."""
+        token = self.settings.discord_token
+        assert token is not None
         try:
-            await self.client.login(self.settings.discord_token.get_secret_value())
+            await self.client.login(token.get_secret_value())
+            if self.settings.discord_gateway_url and self.client.shard_count is None:
+                # discord.py connects where GET /gateway/bot says unless it is told the shard
+                # count: told it (Discord's recommendation), it goes to DISCORD_GATEWAY_URL
+                shards, _, _ = await self.client.http.get_bot_gateway()
+                self.client.shard_count = shards
         except discord.LoginFailure:
-            raise TokenRejected("401 Unauthorized") from None
-        if self.settings.discord_gateway_url and self.client.shard_count is None:
-            # discord.py connects where GET /gateway/bot says unless it is told the shard
-            # count: told it (Discord's recommendation), it connects to DISCORD_GATEWAY_URL
-            shards, _, _ = await self.client.http.get_bot_gateway()
-            self.client.shard_count = shards
+            raise SettingsError(
+                "SIGNALBOT_DISCORD_TOKEN: Discord refused it (401 Unauthorized)"
+            ) from None
+        except (discord.HTTPException, discord.GatewayNotFound) as error:
+            raise SettingsError(
+                f"SIGNALBOT_DISCORD_API_URL: Discord answered {error} at "
+                f"{self.settings.discord_api_url}"
+            ) from None
+        except (aiohttp.ClientError, OSError) as error:
+            raise SettingsError(
+                f"SIGNALBOT_DISCORD_API_URL: cannot reach Discord at "
+                f"{self.settings.discord_api_url} ({type(error).__name__})"
+            ) from None
 
     def connect(self, on_lost: Callable[[BaseException], None]) -> None:
         """Connect the gateway (every shard of this process) in the background; ``on_lost``

@@ -29,10 +29,6 @@ LIMITS = RateLimits(per_second=49.0, per_channel=(5, 5.0))
 # The longest 429 wait discord.py sits out inside one send; a longer one is the engine's.
 LONGEST_WAIT = 30.0
 
-MISSING_ACCESS = 50001
-MISSING_PERMISSIONS = 50013
-UNKNOWN_CHANNEL = 10003
-
 
 def delivery_error(error: discord.HTTPException) -> DeliveryError:
     """A refused request as the engine reads it (Discord's message and code; never the

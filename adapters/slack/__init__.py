@@ -1,7 +1,6 @@
 """The Slack adapter: slack-bolt's AsyncApp mapped onto the core's commands, and a Sender."""
 
 from adapters.slack.app import (
-    SettingRejected,
     SlackAdapter,
     installation_store,
     tokens_from,
@@ -10,7 +9,6 @@ from adapters.slack.app import (
 from adapters.slack.sender import SlackSender
 
 __all__ = [
-    "SettingRejected",
     "SlackAdapter",
     "SlackSender",
     "installation_store",

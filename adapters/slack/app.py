@@ -34,6 +34,7 @@ from bot.platform import (
     CommandContext,
     Reply,
     Settings,
+    SettingsError,
     WebServer,
     parse_command_name,
     payload_target,
@@ -84,11 +85,9 @@ class _ClientGiven(logging.Filter):
 log.addFilter(_ClientGiven())
 
 
-class SettingRejected(Exception):
+def refused(setting: str, error: SlackApiError) -> SettingsError:
     """Slack refused a setting's token at start: ``signalbot run`` names it and stops."""
-
-    def __init__(self, setting: str, reason: str) -> None:
-        super().__init__(f"{setting}: Slack refused it ({reason})")
+    return SettingsError(f"{setting}: Slack refused it ({_error_name(error)})")
 
 
 class SlackAdapter:
@@ -148,16 +147,16 @@ class SlackAdapter:
 
     async def check(self, app_token: str | None = None) -> None:
         """Ask Slack whether it takes the bot token (and the app-level token): a refusal is a
-        :class:`SettingRejected` naming the setting, before anything else starts."""
+        :class:`SettingsError` naming the setting, before anything else starts."""
         try:
             await self.client.auth_test()
         except SlackApiError as error:
-            raise SettingRejected("SIGNALBOT_SLACK_BOT_TOKEN", _error_name(error)) from None
+            raise refused("SIGNALBOT_SLACK_BOT_TOKEN", error) from None
         if app_token is not None:
             try:
                 await self.client.apps_connections_open(app_token=app_token)
             except SlackApiError as error:
-                raise SettingRejected("SIGNALBOT_SLACK_APP_TOKEN", _error_name(error)) from None
+                raise refused("SIGNALBOT_SLACK_APP_TOKEN", error) from None
 
     async def connect(self, app_token: str) -> AsyncSocketModeHandler:
         """Take Slack's requests over Socket Mode instead (no public URL needed): the same

@@ -15,6 +15,7 @@ import adapters.discord.app as discord_app
 from adapters.discord import DiscordRunner
 from bot.app import Core, build_bot
 from bot.domain import ChannelRef, Insight, Story
+from bot.platform import SettingsError
 from tests.conftest import settings_for
 from tests.fakes.discord import (
     EMBED_LINKS,
@@ -328,3 +329,34 @@ async def test_buttons_keep_working_after_a_restart(core: Core, fake: FakeDiscor
         pressed = await fake.button(buttons(reply)["Post to channel"], message_id=reply.message_id)
         (posted,) = await answer(fake, pressed)
     assert not posted.ephemeral and posted.data["embeds"] == reply.data["embeds"]
+
+
+async def test_a_failure_under_a_button_gets_a_sentence_not_silence(
+    core: Core, fake: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running(core, fake) as runner:
+        assert runner.adapter is not None
+        asked = await fake.slash("signals latest", {"count": 1}, channel_id=NEWS)
+        (reply,) = await answer(fake, asked)
+
+        async def broken(*_: Any) -> Any:
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(runner.adapter.bot.commands, "press", broken)
+        pressed = await fake.button(buttons(reply)["Post to channel"], message_id=reply.message_id)
+        (failed,) = await answer(fake, pressed)
+    assert failed.ephemeral and "failed on our side" in text_of(failed)
+    assert "a bug" not in text_of(failed) and "Traceback" not in text_of(failed)
+
+
+async def test_a_discord_that_cannot_be_reached_names_the_setting(core: Core) -> None:
+    runner = DiscordRunner(settings_for(core.settings.database_url, discord_token=TOKEN,
+                                        discord_api_url="http://127.0.0.1:9/api/v10"))  # fmt: skip
+    try:
+        with pytest.raises(SettingsError) as refused:
+            await runner.login()
+    finally:
+        await runner.close()
+    assert str(refused.value).startswith(
+        "SIGNALBOT_DISCORD_API_URL: cannot reach Discord at http://127.0.0.1:9/api/v10"
+    )

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from adapters.slack import SettingRejected, SlackAdapter, SlackSender, web_client
+from adapters.slack import SlackAdapter, SlackSender, web_client
 from bot.app import Core, build_bot
 from bot.domain import ChannelRef
+from bot.platform import SettingsError
 from tests.conftest import settings_for
 from tests.fakes.slack import FakeSlack, serve_slack
 
@@ -85,6 +86,6 @@ async def test_a_wrong_app_token_is_refused_by_slack(core: Core) -> None:
                 build_bot(core, {sender.platform: sender}), settings,
                 web_client(team.token, slack.api_url),
             )  # fmt: skip
-            with pytest.raises(SettingRejected) as refused:
+            with pytest.raises(SettingsError) as refused:
                 await adapter.connect("xapp-not-ours")
     assert str(refused.value) == "SIGNALBOT_SLACK_APP_TOKEN: Slack refused it (invalid_auth)"
