@@ -102,6 +102,10 @@ class Attempts:
         while True:
             if limiter.limited:
                 await limiter.acquire(message.channel)
+                # while this waited, a send to the same channel or workspace may have been
+                # refused for good: this one then fails as it did, without a request
+                if refusals is not None and (refused := refusals.refusal(message.channel)):
+                    return "failed", refused.reason, None
             try:
                 message_id = await sender.send(message)
                 return "sent", "", message_id

@@ -150,6 +150,9 @@ async def test_pushes_through_the_engine_keep_slacks_pace(core: Core, slack: Fak
             gone_status = "paused" if day == 2 else "failed"
             assert Counter(o.status for o in outcomes) == {"sent": 4, gone_status: 2}
     assert Counter(b["channel"] for b in slack.posted()) == {"C1": 6, "C2": 6}
+    tried = [c for c in slack.calls if c.method == "chat.postMessage"
+             and c.body.get("channel") == "gone-3"]  # fmt: skip
+    assert len(tried) == 3 + 1  # one push a scan (its other region is not tried), one notice
     assert slack.rejected_429 == 0  # the engine kept to one a second per channel
     gone = await core.subscriptions.for_channel(channels[2])
     assert all(s.paused and "channel_not_found" in (s.paused_reason or "") for s in gone)
