@@ -19,7 +19,13 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_callback_options import (
+    AsyncCallbackOptions,
+    AsyncFailureArgs,
+    AsyncSuccessArgs,
+)
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
@@ -121,6 +127,9 @@ class SlackAdapter:
                 ),
                 install_path=INSTALL_PATH,
                 redirect_uri_path=REDIRECT_PATH,
+                callback_options=AsyncCallbackOptions(
+                    success=self.on_installed, failure=self.on_install_failed
+                ),
             )
         self.app = AsyncApp(  # the client carries the workspace's token, where there is one
             signing_secret=secret.get_secret_value() if secret else None,
@@ -179,6 +188,18 @@ class SlackAdapter:
         assert flow is not None
         finished = await flow.handle_callback(await to_bolt_request(request))
         return await to_aiohttp_response(finished)
+
+    async def on_installed(self, args: AsyncSuccessArgs) -> BoltResponse:
+        """Installed (again): what the bot paused for the workspace's lost token or an
+        uninstall goes back to pushing; the browser gets Slack's usual page."""
+        team = args.installation.team_id
+        if team:
+            resumed = await self.bot.lifecycle.resume_workspace(PLATFORM, team)
+            log.info("installed in %s: %d paused subscriptions resumed", team, resumed)
+        return await args.default.success(args)
+
+    async def on_install_failed(self, args: AsyncFailureArgs) -> BoltResponse:
+        return await args.default.failure(args)
 
     async def handle(self, request: web.Request) -> web.Response:
         """Every request Slack sends: commands, buttons, events (verified by bolt)."""

@@ -135,17 +135,23 @@ class SlackSender:
         encoded = encoded_push(message.content, "slack")
         channel = json.dumps(message.channel.channel).encode()
         body = b'{"channel":' + channel + b"," + encoded[1:]
-        client = await self.client(message.channel.workspace)
-        try:
-            # slack-sdk hands a body it does not build (not a dict) to aiohttp as it is
-            response = await client.api_call(
-                "chat.postMessage", data=cast(Any, body), headers=JSON_BODY
-            )
-        except SlackApiError as error:
-            failure = delivery_error(error)
-            if failure.scope == "token":
-                self.forget(message.channel.workspace)
-            raise failure from None
-        except (TimeoutError, aiohttp.ClientError) as error:
-            raise DeliveryError(f"connection failed ({type(error).__name__})") from None
+        workspace = message.channel.workspace
+        for last in (False, True):
+            client = await self.client(workspace)
+            try:
+                # slack-sdk hands a body it does not build (not a dict) to aiohttp as it is
+                response = await client.api_call(
+                    "chat.postMessage", data=cast(Any, body), headers=JSON_BODY
+                )
+                break
+            except SlackApiError as error:
+                failure = delivery_error(error)
+                if failure.scope != "token":
+                    raise failure from None
+                # the client kept an old token: installed again since, the new one gets a try
+                self.forget(workspace)
+                if last or await self.token_for(workspace) in (None, client.token):
+                    raise failure from None
+            except (TimeoutError, aiohttp.ClientError) as error:
+                raise DeliveryError(f"connection failed ({type(error).__name__})") from None
         return str(response.get("ts") or "") or None

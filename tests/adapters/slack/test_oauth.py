@@ -8,10 +8,13 @@ import re
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
+import pytest
 
 from adapters.slack import SlackAdapter, SlackSender, installation_store, tokens_from, web_client
 from bot.app import Core, build_bot
 from bot.domain import ChannelRef
+from bot.lifecycle import scope_reason
+from bot.platform import DeliveryError, Notice, Outgoing
 from bot.web import WebServer
 from tests.adapters.slack.conftest import SECRET, SlackWorld
 from tests.conftest import settings_for
@@ -76,6 +79,20 @@ async def test_install_through_oauth_then_answer_that_workspace(core: Core) -> N
                     await world.command("subscribe asia", team="T3", channel="C8")
                     await world.settle()
                     assert await core.subscriptions.for_channel(ChannelRef("slack", "T3", "C8")) == []
+                    # the token revoked: a push pauses the workspace; installed again with a
+                    # new token, it resumes, and the sender drops the old token's client
+                    slack.revoked.add(team.token)
+                    to_c7 = ChannelRef("slack", "T2", "C7")
+                    with pytest.raises(DeliveryError) as refused:
+                        await sender.send(Outgoing(to_c7, Notice("one")))
+                    assert refused.value.scope == "token"
+                    await sender.client("T2")  # the old token's client, cached again
+                    await bot.lifecycle.pause_workspace("slack", "T2", scope_reason("token", "x"))
+                    team.token = "xoxb-T2-installed-again"
+                    assert await install(session, base, "code-T2") == 200
+                    (sub,) = await core.subscriptions.for_channel(to_c7)
+                    assert not sub.paused
+                    assert await sender.send(Outgoing(to_c7, Notice("two")))
                     # uninstalled: its installation and subscriptions go
                     await world.event({"type": "app_uninstalled"}, event_id="U1", team="T2")
                     for _ in range(200):
