@@ -230,15 +230,17 @@ class SlackAdapter:
 
     async def context(
         self, client: AsyncWebClient, workspace: str, channel: str, user: str, name: str
-    ) -> tuple[CommandContext, list[Any]]:
-        """Who asks where, and (for a change) the channel's subscriptions as they stand, to
-        put back if the channel turns out to refuse the bot."""
+    ) -> tuple[CommandContext, list[Any] | None]:
+        """Who asks where, and (for a change after which the bot posts here, made by someone
+        allowed to) the channel's subscriptions as they stand, to put back if the channel
+        turns out to refuse the bot."""
         command = REGISTRY.get(name)
         manages = command is not None and command.manages
         allowed = await self.can_manage(client, workspace, user) if manages else True
         who = {"managers": ADMINS} if self.settings.slack_managers == "admins" else {}
         ctx = CommandContext(ChannelRef(PLATFORM, workspace, channel), user, allowed, **who)
-        before = await self.bot.core.subscriptions.for_channel(ctx.channel) if manages else []
+        posts = command is not None and command.posts and allowed
+        before = await self.bot.core.subscriptions.for_channel(ctx.channel) if posts else None
         return ctx, before
 
     # ---- listeners ---------------------------------------------------------------------
@@ -308,10 +310,12 @@ class SlackAdapter:
         reply: Reply,
         ctx: CommandContext,
         respond: Respond,
-        before: list[Any],
+        before: list[Any] | None,
     ) -> None:
-        """A private answer through ``response_url``; a public one in the channel, where a
-        refusal undoes the change and tells the user privately how to let the bot in."""
+        """A private answer through ``response_url``; a public one in the channel. Where the
+        channel refuses the bot, a change after which it would post there (``before`` holds
+        the channel as it was) is undone and the user told privately how to let the bot in;
+        any other change (unsubscribe, pause) stands, confirmed privately."""
         payload = render_reply(reply, "slack")
         assert isinstance(payload, dict)
         if reply.private:
@@ -323,8 +327,8 @@ class SlackAdapter:
             await client.chat_postMessage(channel=ctx.channel.channel, **message)
         except SlackApiError as error:
             name = _error_name(error)
-            if SCOPES.get(name) != "channel":
-                log.warning("posting an answer in %s failed: %s", ctx.channel, name)
+            if SCOPES.get(name) != "channel" or before is None:
+                log.info("posting an answer in %s failed: %s", ctx.channel, name)
                 if respond is not None:
                     await respond(response_type="ephemeral", **message)
                 return

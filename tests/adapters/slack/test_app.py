@@ -87,6 +87,19 @@ async def test_a_refused_change_puts_back_what_the_channel_had(
     assert (sub.failures, sub.last_result) == (1, "delivery failed: ratelimited")  # all of it
 
 
+async def test_stopping_pushes_to_a_channel_that_refuses_the_bot_still_stops_them(
+    world: SlackWorld, core: Core
+) -> None:
+    where = ChannelRef("slack", "T1", "C6")
+    await world.command("subscribe europe", channel="C6")
+    await world.posted(1)
+    world.slack.fail_next["C6"].append("not_in_channel")  # the bot was removed meanwhile
+    key, _ = await world.command("unsubscribe europe", channel="C6")
+    answer = await world.answer(key)
+    assert answer["response_type"] == "ephemeral" and answer["text"] == "Unsubscribed from Europe."
+    assert await core.subscriptions.for_channel(where) == []  # the change stands
+
+
 @pytest.mark.parametrize("how", ["forged", "unsigned", "stale", "other secret"])
 async def test_a_request_not_from_slack_is_refused_and_changes_nothing(
     world: SlackWorld, core: Core, how: str
