@@ -13,12 +13,13 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_callback_options import (
     AsyncCallbackOptions,
     AsyncFailureArgs,
@@ -131,10 +132,19 @@ class SlackAdapter:
                     success=self.on_installed, failure=self.on_install_failed
                 ),
             )
+        # Many workspaces: each request's token comes from its installation, remembered
+        # (bolt's default reads the installation and calls auth.test on every request).
+        authorize = None
+        if installations is not None:
+            authorize = AsyncInstallationStoreAuthorize(
+                installation_store=installations, logger=log, bot_only=True,
+                cache_enabled=True, client=client,
+            )  # fmt: skip
         self.app = AsyncApp(  # the client carries the workspace's token, where there is one
             signing_secret=secret.get_secret_value() if secret else None,
             client=client,
             oauth_settings=oauth,
+            authorize=cast(Any, authorize),  # bolt takes an AsyncAuthorize as it is
             logger=log,
         )
         self._admins: dict[tuple[str, str], tuple[bool, float]] = {}

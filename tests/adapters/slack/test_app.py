@@ -12,7 +12,7 @@ import pytest
 
 from adapters.slack.app import CANNOT_POST
 from bot.app import Core
-from bot.domain import ChannelRef
+from bot.domain import ChannelRef, Insight, Story
 from tests.adapters.slack.conftest import SlackWorld, running
 from tests.render.test_limits import assert_slack_inert, slack_texts
 
@@ -186,12 +186,21 @@ async def test_from_a_slash_command_to_the_morning_push(world: SlackWorld, core:
     assert (await world.answer(key))["text"] == CANNOT_POST  # refused at once: not kept
     await world.posted(1)
     core.clock.advance(timedelta(hours=19, minutes=30))  # Thu 26 Nov, 07:30 in Brussels
+    hostile = Story(
+        url="https://example.com/hostile-push", kind="signals", region="europe",
+        title="<!channel> *Ports* <@U024BE7LH> reopen", published_at=core.clock.now(),
+        news=["Dockworkers <http://evil.example|click> accepted @here a `contract`."],
+        insights=[Insight(title="~strike~", sources=["<!everyone>"], body="x")],
+    )  # fmt: skip
+    await core.stories.save(hostile, now=core.clock.now())
     outcomes = await world.bot.service.scan()
     assert [(o.channel.channel, o.status) for o in outcomes] == [("C1", "sent")]
     _confirmation, push = world.slack.posted()
     assert push["channel"] == "C1" and push["blocks"][0]["type"] == "header"
     assert push["blocks"][0]["text"]["text"] == "Europe · Thursday, November 26"
-    for text in slack_texts(push):
+    texts = slack_texts(push)
+    assert any("Ports" in text for text in texts)  # the hostile story is in the push
+    for text in texts:
         assert_slack_inert(text)
     (row,) = [b for b in push["blocks"] if b["type"] == "actions"]
     more, leave = row["elements"]

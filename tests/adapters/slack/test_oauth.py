@@ -75,6 +75,10 @@ async def test_install_through_oauth_then_answer_that_workspace(core: Core) -> N
                     assert confirmation["channel"] == "C7"
                     posts = [c for c in slack.calls if c.method == "chat.postMessage"]
                     assert {c.token for c in posts} == {team.token}  # the workspace's own token
+                    await world.command("latest", team="T2", channel="C7")
+                    await world.settle()
+                    checks = [c for c in slack.calls if c.method == "auth.test" and c.body]
+                    assert len(checks) == 1  # the token is checked once, then remembered
                     # a workspace that never installed the app gets nothing done
                     await world.command("subscribe asia", team="T3", channel="C8")
                     await world.settle()
