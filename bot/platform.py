@@ -21,6 +21,7 @@ from __future__ import annotations
 from bot.app import Bot
 from bot.commands import (
     ALL,
+    FAILED,
     HELP_LIMIT,
     MAX_SUGGESTIONS,
     REGISTRY,
@@ -65,6 +66,7 @@ from bot.web import WebServer
 __all__ = [
     "ALL",
     "COMMAND_NAME",
+    "FAILED",
     "FORMATS",
     "HELP_LIMIT",
     "MAX_SUGGESTIONS",

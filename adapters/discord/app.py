@@ -25,6 +25,7 @@ from discord.http import Route
 from adapters.discord.commands import commands_hash, signals_group
 from adapters.discord.sender import LONGEST_WAIT, PLATFORM
 from bot.platform import (
+    FAILED,
     PREFIX,
     REGISTRY,
     Bot,
@@ -59,7 +60,6 @@ IN_SERVERS = (
 )
 NOT_OURS = f"This button is no longer in use. Type {PREFIX} help to see what signalbot can do."
 MANAGERS = "members with the Manage Channels permission in this channel"
-FAILED = f"Sorry, that failed on our side; the error is logged. Try {PREFIX} again in a moment."
 
 CUSTOM_ID = re.compile(r"signals:[a-z-]+:.+", re.S)
 

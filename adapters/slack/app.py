@@ -34,6 +34,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.sender import CLIENT_LOG, PLATFORM, SCOPES
 from bot.platform import (
+    FAILED,
     PREFIX,
     REGISTRY,
     Bot,
@@ -393,8 +394,16 @@ class SlackAdapter:
             PLATFORM, str(event_id), now=self.bot.core.clock.now()
         )
 
-    async def on_error(self, error: Exception, body: dict[str, Any]) -> None:
+    async def on_error(self, error: Exception, respond: Respond) -> None:
+        """A failure no handler caught: logged, and where the request came with a
+        ``response_url`` (a command, a button), a sentence for the user, never a traceback."""
         log.error("handling a Slack request failed: %s", type(error).__name__, exc_info=error)
+        if respond is None:
+            return
+        try:
+            await respond(response_type="ephemeral", text=FAILED)
+        except Exception as failed:  # the user cannot be told: logged
+            log.warning("could not tell the user: %s", type(failed).__name__)
 
 
 def web_client(token: str | None, api_url: str) -> AsyncWebClient:

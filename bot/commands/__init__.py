@@ -42,10 +42,11 @@ from bot.commands.registry import (
     command,
 )
 from bot.commands.service import CommandService, Pusher
-from bot.commands.wording import CommandError
+from bot.commands.wording import FAILED, CommandError
 
 __all__ = [
     "ALL",
+    "FAILED",
     "HELP_LIMIT",
     "MAX_SUGGESTIONS",
     "OPTION_TYPES",

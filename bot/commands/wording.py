@@ -97,5 +97,9 @@ def not_a_manager(name: str, managers: str) -> str:
     )
 
 
+# A failure no command caught (in an adapter, or under a button): what the user is told.
+FAILED = f"Sorry, that failed on our side; the error is logged. Try {PREFIX} again in a moment."
+
+
 def failed_on_our_side(name: str) -> str:
     return f"Sorry, {PREFIX} {name} failed on our side; the error is logged. Try again in a moment."

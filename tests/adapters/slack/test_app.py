@@ -13,6 +13,7 @@ import pytest
 from adapters.slack.app import CANNOT_POST
 from bot.app import Core
 from bot.domain import ChannelRef, Insight, Story
+from bot.platform import FAILED
 from tests.adapters.slack.conftest import SlackWorld, running
 from tests.render.test_limits import assert_slack_inert, slack_texts
 
@@ -98,6 +99,19 @@ async def test_stopping_pushes_to_a_channel_that_refuses_the_bot_still_stops_the
     answer = await world.answer(key)
     assert answer["response_type"] == "ephemeral" and answer["text"] == "Unsubscribed from Europe."
     assert await core.subscriptions.for_channel(where) == []  # the change stands
+
+
+async def test_a_failure_after_the_ack_gets_a_sentence_not_silence(
+    world: SlackWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(world.bot.commands, "handle", broken)
+    key, _ = await world.command("latest")
+    answer = await world.answer(key)
+    assert answer["response_type"] == "ephemeral" and answer["text"] == FAILED
+    assert "a bug" not in json.dumps(answer)
 
 
 @pytest.mark.parametrize("how", ["forged", "unsigned", "stale", "other secret"])
