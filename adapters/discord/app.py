@@ -32,14 +32,12 @@ from bot.platform import (
     ChannelRef,
     Command,
     CommandContext,
-    Kind,
     Param,
     Reply,
     Settings,
     discord_button,
     payload_target,
     render_reply,
-    suggestions,
 )
 
 log = logging.getLogger(__name__)
@@ -182,12 +180,7 @@ class DiscordAdapter:
     ) -> list[app_commands.Choice[str]]:
         """Suggestions as the user types (never an error: an empty list for garbage)."""
         try:
-            likely: list[str] = []
-            ctx = self.context(interaction)
-            if param.kind is Kind.ZONE and ctx is not None:
-                subs = await self.bot.core.subscriptions.for_channel(ctx.channel)
-                likely = [s.timezone for s in subs]
-            found = suggestions(param, typed or "", likely_zones=likely)
+            found = await self.bot.commands.suggest(param, typed or "", self.context(interaction))
             return [app_commands.Choice(name=c.name, value=c.value) for c in found]
         except Exception:
             log.exception("suggestions for %s failed", param.name)

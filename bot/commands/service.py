@@ -14,6 +14,7 @@ from typing import Protocol
 
 from bot import regions
 from bot.clock import Clock
+from bot.commands.options import Choice, suggestions
 from bot.commands.parsing import (
     action,
     find_command,
@@ -22,7 +23,16 @@ from bot.commands.parsing import (
     read_payload,
     split_command,
 )
-from bot.commands.registry import ALL, REGISTRY, Command, CommandContext, CommandRequest, Registry
+from bot.commands.registry import (
+    ALL,
+    REGISTRY,
+    Command,
+    CommandContext,
+    CommandRequest,
+    Kind,
+    Param,
+    Registry,
+)
 from bot.commands.wording import (
     NO_SUBSCRIPTIONS,
     CommandError,
@@ -138,6 +148,14 @@ class CommandService:
             kept = tuple(a for a in reply.actions if a.kind != "post")
             return replace(reply, private=False, actions=kept)
         return reply
+
+    async def suggest(self, param: Param, typed: str, ctx: CommandContext | None) -> list[Choice]:
+        """What to offer as ``param`` is typed (never an error): for a time zone, the zones
+        of the channel's subscriptions first."""
+        likely: list[str] = []
+        if param.kind is Kind.ZONE and ctx is not None:
+            likely = [s.timezone for s in await self.subscriptions.for_channel(ctx.channel)]
+        return suggestions(param, typed, likely_zones=likely)
 
     def action(self, kind: ActionKind, label: str, request: CommandRequest) -> Action:
         """A button that runs ``request`` for whoever presses it."""

@@ -360,3 +360,19 @@ async def test_a_discord_that_cannot_be_reached_names_the_setting(core: Core) ->
     assert str(refused.value).startswith(
         "SIGNALBOT_DISCORD_API_URL: cannot reach Discord at http://127.0.0.1:9/api/v10"
     )
+
+
+async def test_zone_suggestions_put_the_channels_own_zones_first(
+    core: Core, fake: FakeDiscord
+) -> None:
+    async with running(core, fake):
+        asked = await fake.slash("signals subscribe", {"regions": "africa", "tz": "America/Lima"},
+                                 channel_id=NEWS, permissions=MANAGER)  # fmt: skip
+        await answer(fake, asked)
+        offered = {}
+        for channel in (NEWS, SECOND):
+            typing = await fake.autocomplete("signals subscribe", "tz", "", channel_id=channel)
+            (reply,) = await answer(fake, typing)
+            offered[channel] = [c["value"] for c in reply.body["data"]["choices"]]
+    assert offered[NEWS][0] == "America/Lima"  # the zone this channel already uses
+    assert "America/Lima" not in offered[SECOND][:1]
