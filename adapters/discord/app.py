@@ -276,9 +276,13 @@ class DiscordAdapter:
         log.info("removed from server %s: %d subscriptions removed", guild.id, removed)
 
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
-        await self.bot.lifecycle.forget_channel(
-            ChannelRef(PLATFORM, str(channel.guild.id), str(channel.id))
-        )
+        """A channel deleted: its subscriptions go, and its threads' (Discord sends no thread
+        deletes for them)."""
+        gone = [channel.id, *(thread.id for thread in getattr(channel, "threads", ()))]
+        for channel_id in gone:
+            await self.bot.lifecycle.forget_channel(
+                ChannelRef(PLATFORM, str(channel.guild.id), str(channel_id))
+            )
 
     async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
         await self.bot.lifecycle.forget_channel(

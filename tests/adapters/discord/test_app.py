@@ -376,3 +376,20 @@ async def test_zone_suggestions_put_the_channels_own_zones_first(
             offered[channel] = [c["value"] for c in reply.body["data"]["choices"]]
     assert offered[NEWS][0] == "America/Lima"  # the zone this channel already uses
     assert "America/Lima" not in offered[SECOND][:1]
+
+
+async def test_a_deleted_channel_takes_its_threads_subscriptions_along(
+    core: Core, fake: FakeDiscord
+) -> None:
+    async with running(core, fake):
+        for channel in (NEWS, THREAD, SECOND):
+            asked = await fake.slash("signals subscribe", {"regions": "africa"},
+                                     channel_id=channel, permissions=MANAGER)  # fmt: skip
+            await answer(fake, asked)
+        await fake.channel_delete(NEWS)  # the thread's parent: Discord says nothing of it
+        for _ in range(100):
+            left = await core.subscriptions.for_workspace("discord", str(G1))
+            if len(left) == 1:
+                break
+            await asyncio.sleep(0.02)
+    assert [s.channel.channel for s in left] == [str(SECOND)]
