@@ -276,15 +276,13 @@ class DiscordAdapter:
         log.info("removed from server %s: %d subscriptions removed", guild.id, removed)
 
     async def on_guild_channel_delete(self, channel: discord.abc.GuildChannel) -> None:
-        """A channel deleted: its subscriptions go, and its threads' (Discord sends no thread
-        deletes for them)."""
-        gone = [channel.id, *(thread.id for thread in getattr(channel, "threads", ()))]
-        for channel_id in gone:
-            await self.bot.lifecycle.forget_channel(
-                ChannelRef(PLATFORM, str(channel.guild.id), str(channel_id))
-            )
+        await self.bot.lifecycle.forget_channel(
+            ChannelRef(PLATFORM, str(channel.guild.id), str(channel.id))
+        )
 
     async def on_raw_thread_delete(self, payload: discord.RawThreadDeleteEvent) -> None:
+        """A thread deleted, or its channel (discord.py reports the channel's threads too,
+        though Discord sends nothing for them)."""
         await self.bot.lifecycle.forget_channel(
             ChannelRef(PLATFORM, str(payload.guild_id), str(payload.thread_id))
         )
