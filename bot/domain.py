@@ -10,13 +10,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
 
 from bot import regions
 from bot.vocabulary import outlet_key
@@ -51,6 +60,15 @@ class Story(BaseModel):
     """One news story. ``id`` is derived from ``url`` (or headline + date) when not given."""
 
     model_config = ConfigDict(extra="forbid")
+    # Its card (``bot.render.model.card_from_story``), made once: a story read back from the
+    # store is shared by every lookup and push that shows it.
+    _card: Any = PrivateAttr(default=None)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Story:
+        """A copy (changed by ``update``) that makes its own card."""
+        copied = super().model_copy(update=update, deep=deep)
+        copied._card = None
+        return copied
 
     id: str = ""
     url: str | None = None

@@ -122,28 +122,36 @@ def _footer(card: StoryCard) -> str:
 
 
 def story_embed(card: StoryCard, *, budget: int = EMBEDS_TOTAL) -> dict[str, Any]:
-    """One story as an embed no larger than ``budget`` characters (and every per-field limit)."""
+    """One story as an embed no larger than ``budget`` characters (and every per-field limit).
+    Each size is made once for the card and kept on it (shared: never changed after)."""
     for level in range(SHRINK_LEVELS):
-        small = card.shrunk(level)
-        embed: dict[str, Any] = {
-            "type": "rich",
-            "title": _fit(small.title, EMBED_TITLE),
-            "description": template(escape, "story.discord.j2").render(card=small).strip(),
-            "color": REGION_COLOURS.get(card.region or "", COLOUR),
-            "footer": {"text": _footer(small)},
-        }
-        if card.url and (url := link_target(card.url)):
-            embed["url"] = url
-        if card.published_at:
-            embed["timestamp"] = card.published_at.isoformat()
-        if not embed["description"]:
-            del embed["description"]
-        if (
-            length(embed.get("description", "")) <= EMBED_DESCRIPTION
-            and embed_size(embed) <= budget
-        ):
+        key = f"discord-embed-{level}"
+        made = card.payloads.get(key)
+        if made is None:
+            made = card.payloads[key] = _embed(card, level)
+        embed, size = made
+        if length(embed.get("description", "")) <= EMBED_DESCRIPTION and size <= budget:
             return embed
     raise ValueError(f"story {card.story_id} cannot fit in {budget} characters")
+
+
+def _embed(card: StoryCard, level: int) -> tuple[dict[str, Any], int]:
+    """The card as an embed at shrink ``level``, and its size towards the 6,000."""
+    small = card.shrunk(level)
+    embed: dict[str, Any] = {
+        "type": "rich",
+        "title": _fit(small.title, EMBED_TITLE),
+        "description": template(escape, "story.discord.j2").render(card=small).strip(),
+        "color": REGION_COLOURS.get(card.region or "", COLOUR),
+        "footer": {"text": _footer(small)},
+    }
+    if card.url and (url := link_target(card.url)):
+        embed["url"] = url
+    if card.published_at:
+        embed["timestamp"] = card.published_at.isoformat()
+    if not embed["description"]:
+        del embed["description"]
+    return embed, embed_size(embed)
 
 
 def story_message(card: StoryCard) -> dict[str, Any]:

@@ -258,7 +258,15 @@ def format_date(when: datetime) -> str:
 
 
 def card_from_story(story: Story) -> StoryCard:
-    """Cut a story down to a card: the lede at most 280 characters, at most five bullets."""
+    """Cut a story down to a card: the lede at most 280 characters, at most five bullets.
+    Made once for a story and kept on it, with the payloads rendered from it."""
+    card = story._card
+    if card is None:
+        card = story._card = _card_of(story)
+    return card  # type: ignore[no-any-return]
+
+
+def _card_of(story: Story) -> StoryCard:
     meta: list[str] = []
     if story.region:
         meta.append(regions.get(story.region).name)

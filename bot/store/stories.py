@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -60,10 +61,29 @@ def _hash(data: str) -> str:
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
+# Stories read back, by their stored JSON: the newest are read again and again (every
+# ``latest``, every push), and parsing one costs more than its query. A story changed in the
+# database is other JSON, so it is parsed afresh.
+PARSED_KEPT = 4096
+
+
 class StoryStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._postgres = engine.dialect.name == "postgresql"
+        self._parsed: OrderedDict[str, Story] = OrderedDict()
+
+    def _story(self, data: str) -> Story:
+        """The story stored as ``data``: parsed once while it is read often. Stories read
+        back are shared: nothing may change them (a story changes by saving a new one)."""
+        parsed = self._parsed.get(data)
+        if parsed is not None:
+            self._parsed.move_to_end(data)
+            return parsed
+        parsed = self._parsed[data] = Story.model_validate_json(data)
+        if len(self._parsed) > PARSED_KEPT:
+            self._parsed.popitem(last=False)
+        return parsed
 
     async def save(self, story: Story, *, now: datetime) -> SaveOutcome:
         """Insert a new story or update a changed one; the same story twice is stored once."""
@@ -137,7 +157,7 @@ class StoryStore:
             data = (
                 await conn.execute(select(stories.c.data).where(stories.c.id == story_id))
             ).scalar_one_or_none()
-        return Story.model_validate_json(data) if data is not None else None
+        return self._story(data) if data is not None else None
 
     async def find(self, id_or_url: str) -> Story | None:
         """A story by its short id, or by any spelling of its URL."""
@@ -154,7 +174,7 @@ class StoryStore:
                 data = (
                     await conn.execute(select(stories.c.data).where(stories.c.url == url).limit(1))
                 ).scalar_one_or_none()
-            return Story.model_validate_json(data) if data is not None else None
+            return self._story(data) if data is not None else None
         return await self.get(key.lower()) if looks_like_story_id(key.lower()) else None
 
     async def latest(
@@ -172,7 +192,7 @@ class StoryStore:
             query = query.where(stories.c.sort_at >= since)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query.limit(limit))).scalars().all()
-        return [Story.model_validate_json(data) for data in rows]
+        return [self._story(data) for data in rows]
 
     async def for_digest(
         self, regions: Collection[str], *, since: datetime, limit: int = 200
@@ -192,7 +212,7 @@ class StoryStore:
         )
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).scalars().all()
-        return [Story.model_validate_json(data) for data in reversed(rows)]
+        return [self._story(data) for data in reversed(rows)]
 
     async def ingested_since(
         self, since: datetime, *, limit: int = 500
@@ -209,7 +229,7 @@ class StoryStore:
             rows = (await conn.execute(query)).all()
         if not rows:
             return [], None
-        return [Story.model_validate_json(r.data) for r in rows], rows[-1].ingested_at
+        return [self._story(r.data) for r in rows], rows[-1].ingested_at
 
     async def search(self, query: SearchQuery) -> list[Story]:
         """Stories matching every word (stemmed: "elect" finds "elections").
@@ -222,7 +242,7 @@ class StoryStore:
                 rows = await self._search_postgres(conn, query)
             else:
                 rows = await self._search_sqlite(conn, query)
-        return [Story.model_validate_json(row.data) for row in rows]
+        return [self._story(row.data) for row in rows]
 
     @staticmethod
     def _filters(query: SearchQuery, params: dict[str, object]) -> str:

@@ -160,3 +160,28 @@ def test_bad_database_urls_are_explained() -> None:
             db.create_engine(url)
     assert db.normalise_url("sqlite:///x.db").drivername == "sqlite+aiosqlite"
     assert db.normalise_url("postgresql://u@h/d").drivername == "postgresql+asyncpg"
+
+
+async def test_a_story_read_often_is_parsed_and_cut_to_a_card_once_until_it_changes(
+    engine: AsyncEngine,
+) -> None:
+    from bot.render.model import card_from_story
+
+    store = StoryStore(engine)
+    await store.save(story("ports", "Ports reopen"), now=NOW)
+    first, again = await store.get(story("ports", "x").id), (await store.latest(limit=1))[0]
+    assert first is again  # one parse for every reader
+    assert card_from_story(first) is card_from_story(again)  # one card, its payloads kept
+    await store.save(story("ports", "Ports reopen after the strike"), now=NOW)
+    changed = await store.get(story("ports", "x").id)
+    assert changed is not None and changed is not first
+    assert card_from_story(changed).title == "Ports reopen after the strike"  # never stale
+
+
+def test_a_changed_copy_of_a_story_makes_its_own_card() -> None:
+    from bot.render.model import card_from_story
+
+    original = story("ferry", "Ferry strike ends")
+    assert card_from_story(original).title == "Ferry strike ends"
+    copy = original.model_copy(update={"title": "Ferry strike spreads"})
+    assert card_from_story(copy).title == "Ferry strike spreads"
