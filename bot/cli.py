@@ -76,9 +76,20 @@ def _check_settings() -> None:
     _settings()
 
 
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (not on Windows): the bot's own work is
+    mostly the loop's (sockets, callbacks, threads handing back results)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
     try:
-        return asyncio.run(main())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(main())
     except (UserError, SettingsError) as error:
         _fail(str(error))
     except DatabaseURLError as error:

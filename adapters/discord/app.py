@@ -253,6 +253,9 @@ class DiscordAdapter:
                 view.add_item(
                     SignalsButton(item["custom_id"], item["label"], int(item["style"]), number)
                 )
+        # Presses come back through the dynamic items the client knows (any message, any
+        # restart): this view listens for nothing, so discord.py keeps no timer or record of it.
+        view.stop()
         return view
 
     async def fail(self, interaction: discord.Interaction, error: BaseException) -> None:

@@ -58,6 +58,13 @@ def normalise_url(raw: str) -> URL:
     )
 
 
+# Connections kept open to a SQLite file. Every lookup in flight holds one while it reads: with
+# SQLAlchemy's default (5, and 10 more that are closed when handed back) a burst of commands
+# kept opening connections, each with its pragmas, and the unlucky waited for that.
+SQLITE_POOL_SIZE = 20
+SQLITE_POOL_OVERFLOW = 20
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -74,7 +81,9 @@ def create_engine(raw_url: str) -> AsyncEngine:
         database = url.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        engine = create_async_engine(
+            url, pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_OVERFLOW
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
