@@ -110,6 +110,7 @@ async def interactions_part(folder: Path) -> float:
         env.update(
             SIGNALBOT_DATABASE_URL=url, DISCORD_TOKEN=TOKEN,
             SIGNALBOT_DISCORD_API_URL=fake.api_url, SIGNALBOT_LOG_LEVEL="WARNING",
+            SIGNALBOT_HTTP_HOST="127.0.0.1", SIGNALBOT_HTTP_PORT="0",
         )  # fmt: skip
         bot = await asyncio.create_subprocess_exec(
             str(Path(sys.executable).parent / "signalbot"), "run", env=env,

@@ -73,7 +73,9 @@ def _settings() -> Settings:
 @app.callback()
 def _check_settings() -> None:
     """Every command starts by reading the settings: a bad one ends it before it begins."""
-    _settings()
+    from bot import logs
+
+    logs.configure(_settings(), level=logging.WARNING)  # `run` logs as the settings say
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -335,27 +337,43 @@ def _slack_sender(settings: Settings, core: Core) -> tuple[Any, Any]:
     return SlackSender(tokens_from(installations), api_url=api), installations
 
 
+async def _nothing_wrong() -> str | None:
+    return None
+
+
+def _say(settings: Settings, line: str) -> None:
+    """What the running bot tells its operator: a line of its own, or with JSON logs, a log
+    entry like every other line."""
+    if settings.log_format == "json":
+        logging.getLogger("signalbot").log(max(logging.INFO, settings.log_level_number), line)
+    else:
+        err.print(f"signalbot: {line}", markup=False)
+
+
 async def _start_slack(
     settings: Settings, bot: Any, installations: Any, server: Any, stack: AsyncExitStack
-) -> str:
-    """Take Slack's requests (HTTP, Socket Mode, or OAuth installs); where they arrive."""
+) -> tuple[str, Callable[[], Awaitable[str | None]]]:
+    """Take Slack's requests (HTTP, Socket Mode, or OAuth installs) once the server starts:
+    where they arrive (``{base}``: the server's address), and the health check of the
+    connection (over HTTP, the server answering is the check)."""
     from adapters.slack import SlackAdapter, web_client
 
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     adapter = SlackAdapter(bot, settings, web_client(token, settings.slack_api_url), installations)
     if installations is not None:
         adapter.mount(server)
-        await server.start()
-        where = f"http://{settings.http_host}:{server.port}/slack/events"
-        return f"at {where} (install at /slack/install)"
+        return "at {base}/slack/events (install at /slack/install)", _nothing_wrong
     if settings.slack_app_token is not None:
         socket = await adapter.connect(settings.slack_app_token.get_secret_value())
         stack.push_async_callback(socket.close_async)
-        return "over Socket Mode"
+
+        async def connected() -> str | None:
+            return None if await socket.client.is_connected() else "Socket Mode disconnected"
+
+        return "over Socket Mode", connected
     await adapter.check()
     adapter.mount(server)
-    await server.start()
-    return f"at http://{settings.http_host}:{server.port}/slack/events"
+    return "at {base}/slack/events", _nothing_wrong
 
 
 @app.command()
@@ -374,6 +392,7 @@ def run(
     async def serve_platforms(core: Core) -> None:
         """Every platform whose settings are present, on one delivery engine, until SIGTERM
         or Ctrl-C; deliveries under way finish first."""
+        from bot import observe
         from bot.delivery import Sender
         from bot.web import WebServer
 
@@ -403,14 +422,26 @@ def run(
             bot = build_bot(core, senders)
             server = WebServer(settings.http_host, settings.http_port)
             stack.push_async_callback(server.stop)
+            health = observe.Health()
+            health.add("database", observe.database_check(core))
+            said = []
             if slack_sender is not None:
-                where = await _start_slack(settings, bot, installations, server, stack)
-                err.print(f"signalbot: taking Slack's requests {where}", markup=False)
+                where, slack_problem = await _start_slack(settings, bot, installations, server,
+                                                          stack)  # fmt: skip
+                health.add("slack", slack_problem)
+                said.append(f"taking Slack's requests {where}")
             if discord is not None:
                 discord.attach(bot)
                 await discord.login()
                 discord.connect(on_lost)
-                err.print("signalbot: connecting to Discord's gateway", markup=False)
+                health.add("discord", discord.problem)
+                said.append("connecting to Discord's gateway")
+            observe.mount(server, core, health)
+            await server.start()
+            base = f"http://{settings.http_host}:{server.port}"
+            said.append(f"health and metrics at {base}/healthz and {base}/metrics")
+            for line in said:
+                _say(settings, line.format(base=base))
             await bot.start()
             stack.push_async_callback(bot.stop)
             await stop.wait()
@@ -435,13 +466,25 @@ def run(
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, console.request_stop)
-        await console.run()  # on a signal, the session ends once deliveries under way finish
+        async with AsyncExitStack() as stack:
+            if "http_port" in settings.model_fields_set:  # asked for: health and metrics too
+                from bot import observe
+                from bot.web import WebServer
 
+                server = WebServer(settings.http_host, settings.http_port)
+                health = observe.Health()
+                health.add("database", observe.database_check(core))
+                observe.mount(server, core, health)
+                await server.start()
+                stack.push_async_callback(server.stop)
+                base = f"http://{settings.http_host}:{server.port}"
+                _say(settings, f"health and metrics at {base}/healthz and {base}/metrics")
+            await console.run()  # on a signal, it ends once deliveries under way finish
+
+    from bot import logs
     from bot.service import tune_gc
 
-    logging.getLogger().setLevel(settings.log_level_number)
-    for noisy in ("alembic", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.configure(settings)
     tune_gc()
     _run(lambda: _with_core(serve))
 

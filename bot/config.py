@@ -101,6 +101,9 @@ class Settings(BaseSettings):
         None, description="Where the Discord gateway is (default: what Discord says)"
     )
     log_level: str = Field("INFO", description="Logging level")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines for people (text) or one JSON object a line (json)"
+    )
     catch_up_grace: timedelta = Field(
         timedelta(hours=6),
         description="Missed pushes younger than this go out at start (seconds or PT6H)",

@@ -49,6 +49,7 @@ from bot.config import Settings, SettingsError
 from bot.delivery import DeliveryError, FailureScope, Outgoing, RateLimits, Sender
 from bot.domain import COMMAND_NAME, PREFIX, ChannelRef
 from bot.lifecycle import Lifecycle
+from bot.metrics import RATE_LIMITED
 from bot.render.discord import pressed as discord_button
 from bot.render.messages import (
     FORMATS,
@@ -71,6 +72,7 @@ __all__ = [
     "HELP_LIMIT",
     "MAX_SUGGESTIONS",
     "PREFIX",
+    "RATE_LIMITED",
     "REGISTRY",
     "Action",
     "Bot",

@@ -21,6 +21,7 @@ from bot.delivery import DeliveryEngine, PushOutcome
 from bot.domain import Story
 from bot.ingest.fetch import Fetcher
 from bot.ingest.sources import read_source
+from bot.metrics import INGESTED
 from bot.store.events import EventLog
 from bot.store.stories import StoryStore
 
@@ -131,6 +132,7 @@ class BotService:
                         if outcome != "unchanged":
                             changed.append(parsed.story)
                     elif parsed.error:
+                        INGESTED.labels("refused").inc()
                         log.warning("feed %s: %s: %s", feed, parsed.source, parsed.error)
         if changed:  # alert now rather than at the next scan, but never beside a scan
             async with self._scan_lock:

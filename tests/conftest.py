@@ -39,6 +39,9 @@ def command_env(database: Path | None = None, **settings: str) -> dict[str, str]
     env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
     if database is not None:
         env["SIGNALBOT_DATABASE_URL"] = f"sqlite+aiosqlite:///{database}"
+    if any(name.startswith(("SLACK_", "DISCORD_")) for name in settings):
+        # a platform's bot serves health and metrics: on loopback, on a free port
+        env.update(SIGNALBOT_HTTP_HOST="127.0.0.1", SIGNALBOT_HTTP_PORT="0")
     env.update(settings)
     return env
 

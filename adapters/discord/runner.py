@@ -71,6 +71,18 @@ class DiscordRunner:
         self._gateway = asyncio.create_task(self.client.connect(reconnect=True))
         self._gateway.add_done_callback(finished)
 
+    async def problem(self) -> str | None:
+        """What is wrong with this process's gateway connection, for ``/healthz`` (None: every
+        shard is connected)."""
+        if self.client.is_closed():
+            return "the gateway connection is closed"
+        if not self.client.is_ready():
+            return "not connected to the gateway yet"
+        down = sorted(i for i, shard in self.client.shards.items() if shard.is_closed())
+        if down:
+            return f"shard{'s' if len(down) > 1 else ''} {', '.join(map(str, down))} disconnected"
+        return None
+
     async def close(self) -> None:
         await self.client.close()
         if self._gateway is not None:

@@ -10,11 +10,14 @@ cannot take messages; 401 says Discord refused the bot's one token, everywhere.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 import aiohttp
 import discord
 from discord.http import HTTPClient, Route
 
-from bot.platform import DeliveryError, Outgoing, RateLimits, render_push
+from bot.platform import RATE_LIMITED, DeliveryError, Outgoing, RateLimits, render_push
 
 PLATFORM = "discord"
 
@@ -28,6 +31,39 @@ LIMITS = RateLimits(per_second=49.0, per_channel=(5, 5.0))
 
 # The longest 429 wait discord.py sits out inside one send; a longer one is the engine's.
 LONGEST_WAIT = 30.0
+
+
+class RateLimitCounter(logging.Filter):
+    """Counts the 429s discord.py waits out by itself (it tells of them only in its log: one
+    warning for each, and a second one right after it when the limit is the global one).
+    A 429 longer than discord.py waits comes to the engine, which counts it there."""
+
+    ROUTE = "We are being rate limited."
+    GLOBAL = "Global rate limit has been hit."
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = str(record.msg)
+        if message.startswith(self.ROUTE) and "erroring instead" not in message:
+            self._pending += 1
+            asyncio.get_running_loop().call_soon(self._count_route)
+        elif message.startswith(self.GLOBAL):
+            self._pending = max(0, self._pending - 1)
+            RATE_LIMITED.labels(PLATFORM, "global").inc()
+        return True
+
+    def _count_route(self) -> None:
+        """After the warning's own step: unless its global warning followed, a route's 429."""
+        if self._pending:
+            RATE_LIMITED.labels(PLATFORM, "route").inc(self._pending)
+            self._pending = 0
+
+
+RATE_LIMIT_COUNTER = RateLimitCounter()
+logging.getLogger("discord.http").addFilter(RATE_LIMIT_COUNTER)
 
 
 def delivery_error(error: discord.HTTPException) -> DeliveryError:

@@ -8,6 +8,7 @@ who sees the answer and which buttons it offers are decided here, once for every
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
@@ -40,6 +41,7 @@ from bot.commands.wording import (
     not_a_manager,
 )
 from bot.domain import PREFIX, Subscription
+from bot.metrics import COMMANDS
 from bot.render.model import Action, ActionKind, Reply
 from bot.store.ledger import DeliveryLedger
 from bot.store.stories import StoryStore
@@ -121,6 +123,7 @@ class CommandService:
     async def _answer(
         self, command: Command, request: CommandRequest, ctx: CommandContext
     ) -> Reply:
+        started = time.perf_counter()
         try:
             reply = await command.handler(self, ctx, request)
         except CommandError as error:
@@ -128,6 +131,10 @@ class CommandService:
         except Exception:  # a bug of ours: logged in full, and a plain answer in the chat
             log.exception("%s failed in %s", command.line, ctx.channel)
             return error_reply(failed_on_our_side(command.name))
+        finally:
+            COMMANDS.labels(ctx.channel.platform, command.name).observe(
+                time.perf_counter() - started
+            )
         if not reply.ok:
             return replace(reply, private=True, actions=())
         if not command.private:  # a change to the channel: everyone sees it

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from bot.delivery.limits import Limiter
 from bot.delivery.sender import DeliveryError, Outgoing, Sender
 from bot.domain import ChannelRef
+from bot.metrics import DELIVERIES, RATE_LIMITED
 
 if TYPE_CHECKING:
     from bot.delivery.outcomes import Result
@@ -87,6 +88,11 @@ class Attempts:
         With ``refusals``, a message to a channel or workspace refused before fails at once,
         and a failure of a wider scope than the message is noted there.
         """
+        result = await self._attempt(message, refusals)
+        DELIVERIES.labels(message.channel.platform, result[0]).inc()
+        return result
+
+    async def _attempt(self, message: Outgoing, refusals: Refusals | None) -> Result:
         if refusals is not None and (refused := refusals.refusal(message.channel)) is not None:
             return "failed", refused.reason, None
         if refusals is not None and refusals.platforms:
@@ -121,6 +127,8 @@ class Attempts:
                         refusals.note(message.channel, error)
                     return "failed", error.reason, None
                 if error.retry_after is not None:
+                    scope = "global" if error.global_limit else "channel"
+                    RATE_LIMITED.labels(sender.platform, scope).inc()
                     # asked to wait: not a failure, unless the wait outlasts the lease
                     if monotonic_time.monotonic() + error.retry_after > deadline:
                         return "retrying", error.reason, None

@@ -19,6 +19,7 @@ from bot.delivery.outcomes import EMPTY, Outcomes, Pausing, PushOutcome, Result,
 from bot.delivery.plan import Group, Made, Push, PushLedger, message_for
 from bot.delivery.sender import Outgoing
 from bot.digests import candidates
+from bot.metrics import PUSH_LAG
 from bot.store.claims import PushClaims, PushRecord
 from bot.store.stories import StoryStore
 
@@ -245,6 +246,12 @@ class DueScan:
         """Once a batch is sent: settle its ledger rows, pause the workspaces refused, store
         how each push went."""
         await batch.done.wait()
+        sent_at = self.clock.now()
+        for push, (status, _, _) in zip(batch.pushes, batch.results, strict=True):
+            if status == "sent" and (slot := push.group.like.next_push_at) is not None:
+                PUSH_LAG.labels(push.channel.platform).observe(
+                    max(0.0, (sent_at - slot).total_seconds())
+                )
         self.outcomes.conclude(
             batch.pushes, batch.results, now, batch.records, batch.outcomes, self.refusals,
             self.pausing,

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.clock import Clock
 from bot.domain import Story, Validators, canonical_url, looks_like_story_id, story_id_for_url
+from bot.metrics import INGESTED
 from bot.store.db import write
 from bot.store.tables import UTCDateTime, fetch_validators, stories
 
@@ -94,7 +95,9 @@ class StoryStore:
             return await self._save(conn, story, data, digest, now)
 
         # a concurrent insert of the same story: the next run finds it and compares
-        return await write(self.engine, store, retry_conflicts=True)
+        outcome = await write(self.engine, store, retry_conflicts=True)
+        INGESTED.labels(outcome).inc()
+        return outcome
 
     async def _save(
         self, conn: AsyncConnection, story: Story, data: str, digest: str, now: datetime
