@@ -5,15 +5,31 @@ stripped captures, ``Updated`` date lines, glued category lines, several "Insigh
 ``Source:`` lines with a no-break space and the names on the next line, ``AD`` lines anywhere.
 The parser works in three passes: tokenise lines (dropping page furniture), split the top block
 from the body, then read sections and the Signals block.
+
+Three shapes need more than that:
+
+- Stripped crawler copies: `` date YYYY-MM-DD `` glued to the first paragraph, then paragraphs
+  and nothing else. The paragraphs are the news; the headline comes from the URL's slug
+  (:func:`headline_from_slug`), so without a URL the page is refused. A Semafor URL names
+  neither kind nor region: such a copy is an ``article`` with no region.
+- Copies on other sites (aggregators): their own headline is the first line, furniture lines
+  are doubled, widget lines (``Oops! Something went wrong.``) sit near the top; the URL's slug
+  there is an id, never a headline.
+- The 2025–26 layout: header furniture in any order (recognised by pattern, :func:`_is_furniture`),
+  then the headline, the byline (a name, often printed twice, and ``<Title>, Semafor``), the
+  date line and a category line with Title-case verticals.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
-from urllib.parse import urlsplit
+from itertools import pairwise
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from bot import regions
@@ -50,9 +66,38 @@ _NOISE = frozenset(
         "title icon",
     }
 )
+# Furniture recognised by its form, wherever it appears (the 2025–26 header comes in any order,
+# aggregator copies add widgets): "Flagship newsletter icon", "Semafor World Economy",
+# "From Semafor Flagship", "In your inbox, Every Weekday", nav lines, widget lines.
+_FURNITURE = re.compile(
+    r"^(?:(?:[A-Za-z]+\s+){0,2}[Ii]con"
+    r"|(?:From\s+)?Semafor(?:\s+(?!Signals$)[A-Z][\w’'&.-]*){0,4}"
+    r"|[Ii]n your inbox\b.*"
+    r"|(?:(?:Events|Email|Briefings|Newsletters?|Podcasts?|Videos?|Search|Menu|Subscribe|"
+    r"Sign (?:[Uu]p|[Ii]n)|Log [Ii]n)\s*){2,}"
+    r"|Oops\b.*|Something went wrong\b.*|Please try again later\.?"
+    r"|\d{1,2} min read|Privacy(?: Policy)?"
+    r")$"
+)
+# The first word (in lower case) of every line _FURNITURE matches, but those ending in "icon"
+# and "3 min read": a set lookup spares the regex on most short lines.
+_FURNITURE_WORDS = frozenset(
+    (
+        *("semafor", "from", "in", "oops", "oops!", "oops,", "something", "please", "privacy"),
+        *("events", "email", "briefings", "newsletter", "newsletters", "podcast", "podcasts"),
+        *("video", "videos", "search", "menu", "subscribe", "sign", "log"),
+    )
+)
+_TAGLINE = re.compile(r"^(?:[A-Z][a-z]+){3,}$")  # "IntelligentTransparentGlobal"
+# A byline's job title: "Business Reporter, Semafor", "Senior Africa Editor, Semafor Africa".
+_BYLINE_TITLE = re.compile(r"^[A-Z][^,.!?;:]{1,50},\s*Semafor(?:\s+[A-Z][\w&’'-]*){0,3}$")
+# Lower-case words a byline name may contain ("Omar bin Saleh", "Ana de la Cruz and Li Wei").
+_NAME_PARTICLE = re.compile(r"^(?:and|de|da|do|dos|van|von|der|den|bin|ibn|al|el|la|le|du|di|y)$")
+# A crawler's date prefix glued to a line: " date 2026-01-06 Events Email Briefings".
+_DATE_PREFIX = re.compile(r"^date\s+(\d{4}-\d{2}-\d{2})\b\s*(.*)$")
 _BUREAU = re.compile(r"^[•·*\-–]?\s*(?:D\.C\.|DC|BXL|Lagos|Riyadh|Dubai|Beijing|SG)$")
 _FOOTER = re.compile(r"^(?:Privacy\s*)?©\s*\d{4}\s+Semafor", re.I)
-_MARKER = re.compile(r"^(?:date\s+(\d{4}-\d{2}-\d{2})\s+)?Semafor Signals$")
+_MARKER = re.compile(r"^Semafor Signals$")
 _SIGNALS_START = re.compile(r"^(?:SIGNALS|Semafor Signals:\s*Global insights\b.*)$")
 _SOURCE = re.compile(r"^Sources?\s*:\s*(.*)$")
 _INSIGHTS_FROM = re.compile(r"^(?:With\s+)?[Ii]nsights\s+from\s+(.+?)\.?$")
@@ -122,7 +167,7 @@ def _category_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[s
 
 @dataclass(slots=True)
 class _Token:
-    kind: str  # text | section | marker | signals | source
+    kind: str  # text | section | marker | signals | source | day | byline
     text: str
     value: str = ""
 
@@ -131,7 +176,7 @@ class _Token:
 class _Top:
     headline: str | None = None
     marker: bool = False
-    marker_date: str | None = None
+    day: str | None = None  # from a crawler's " date YYYY-MM-DD" prefix
     date: re.Match[str] | None = None
     category: tuple[list[str], str | None] | None = None
     insights_from: list[str] = field(default_factory=list)
@@ -153,7 +198,7 @@ def parse_text(text: str, url: str | None = None) -> Story:
     body_start = next(
         (i for i, t in enumerate(tokens) if t.kind in ("section", "signals", "source")), len(tokens)
     )
-    top = _read_top(tokens[:body_start])
+    top = _read_top(tokens[:body_start], copy_elsewhere=_is_copy_elsewhere(url))
     news, sections, insight_tokens = _read_body(tokens[body_start:])
     lede, image = _read_photo_and_lede(top)
     # A category line or a photo alone is not enough: plenty of pages that are not stories
@@ -163,10 +208,14 @@ def parse_text(text: str, url: str | None = None) -> Story:
         news = lede
     if not has_structure:
         raise NotAStory("not a story page: no date line, no 'The News' section and no Signals")
-    title = top.headline or _title_from_url(url)
+    title = top.headline or _title_from_url(url, tokens)
     if not title:
+        if not url:
+            raise NotAStory(
+                "a stripped copy with no headline: give its URL (--url) to name it from the slug"
+            )
         raise NotAStory(
-            "not a story page: it has no headline (a stripped capture needs --url to name it)"
+            "a stripped copy with no headline, and its URL has no slug that could name it"
         )
 
     insights = _read_insights(insight_tokens)
@@ -215,14 +264,47 @@ def _is_section_name(line: str) -> bool:
     return line.endswith(("view", "View")) and _SECTION_PATTERN.match(line) is not None
 
 
+def _is_furniture(line: str, low: str) -> bool:
+    """Page chrome recognised by its form, for lines of 60 characters or fewer (``low`` is the
+    line in lower case). Cheap string tests come first: most short lines are not chrome."""
+    if low.partition(" ")[0] in _FURNITURE_WORDS or low.endswith("icon") or low[0].isdigit():
+        return _FURNITURE.match(line) is not None
+    # A glued tagline, unless it is a category line of glued Title-case verticals.
+    return (
+        line.isalpha()
+        and line[0].isupper()
+        and _TAGLINE.match(line) is not None
+        and _match_category(line) is None
+    )
+
+
+def _is_paragraph(line: str) -> bool:
+    """A sentence or more of prose (not a headline, a name or furniture)."""
+    return not _is_headline_like(line) and line.count(" ") >= 2
+
+
 def _tokenise(lines: list[str]) -> list[_Token]:
     """Classify lines; most are paragraphs, so each check runs only where it could match."""
     tokens: list[_Token] = []
     expect_section_name = False
+    # After a crawler's date prefix, a paragraph (glued to it, or the next line when the prefix
+    # stands alone) is where a stripped copy's news begins.
+    after_day = False
     for line in lines:
         if not line:
             continue
+        first = line[0]
+        if first == "d" and (prefix := _DATE_PREFIX.match(line)):
+            tokens.append(_Token("day", prefix.group(1), prefix.group(1)))
+            line = prefix.group(2).strip()
+            after_day = True
+            if not line:
+                continue
+            first = line[0]
+            if not _is_paragraph(line):  # glued to furniture, a marker or a headline
+                after_day = False
         short = len(line) <= 60
+        low = ""
         if short:
             low = line.lower()
             if low == "title icon":
@@ -233,22 +315,37 @@ def _tokenise(lines: list[str]) -> list[_Token]:
         if "©" in line and _FOOTER.match(line):
             continue
         if expect_section_name:
+            if short and _is_furniture(line, low):
+                continue
             expect_section_name = False
-            tokens.append(_Token("section", line))
-        elif line[0] == "S" and _SIGNALS_START.match(line):
+            if first == "S" and _SIGNALS_START.match(line):  # a stray "Title icon" before it
+                tokens.append(_Token("signals", line))
+            else:  # a section name is short; prose here is a paragraph
+                tokens.append(_Token("section" if short else "text", line))
+        elif first == "S" and _SIGNALS_START.match(line):
             tokens.append(_Token("signals", line))
-        elif line.endswith("Semafor Signals") and (marker := _MARKER.match(line)):
-            tokens.append(_Token("marker", line, marker.group(1) or ""))
-        elif line[0] == "S" and (source := _SOURCE.match(line)):
+        elif line.endswith("Semafor Signals") and _MARKER.match(line):
+            tokens.append(_Token("marker", line))
+        elif first == "S" and (source := _SOURCE.match(line)):
             tokens.append(_Token("source", line, source.group(1).strip()))
         elif short and _is_section_name(line):
             tokens.append(_Token("section", line))
+        elif short and _is_furniture(line, low):
+            continue
+        elif short and "Semafor" in line and _BYLINE_TITLE.match(line):
+            tokens.append(_Token("byline", line))
         else:
+            if after_day and _is_paragraph(line):
+                tokens.append(_Token("section", "The News"))
             tokens.append(_Token("text", line))
+        after_day = False
     return tokens
 
 
-def _match_category(line: str) -> tuple[list[str], str | None] | None:
+def _match_category(line: str, *, after_date: bool = False) -> tuple[list[str], str | None] | None:
+    """A category line: verticals glued to a region. Title-case verticals alone count when two
+    or more are glued (``BusinessTechnology``) or when the line follows the date line; a lone
+    ``Politics`` elsewhere is a menu item."""
     if len(line) > 60 or not line.replace(" ", "").isalpha():
         return None
     with_region, verticals_only, loose = _category_patterns()
@@ -258,6 +355,10 @@ def _match_category(line: str) -> tuple[list[str], str | None] | None:
             region_name = match.groupdict().get("r")
             verticals = _split_verticals(match.group("v"))
             return verticals, regions.from_category(region_name) if region_name else None
+    if after_date or " " not in line:
+        found = _vertical_pattern().findall(line)
+        if found and "".join(found) == line and (len(found) >= 2 or after_date):
+            return _split_verticals(line), None
     return None
 
 
@@ -275,44 +376,120 @@ def _split_verticals(glued: str) -> list[str]:
     return out
 
 
-def _read_top(tokens: list[_Token]) -> _Top:
+def _read_top(tokens: list[_Token], *, copy_elsewhere: bool = False) -> _Top:
     top = _Top()
     texts: list[tuple[int, str]] = []
     marker_index: int | None = None
+    date_index: int | None = None
+    byline_titles: list[int] = []
     for index, token in enumerate(tokens):
         if token.kind == "marker":
             top.marker = True
-            top.marker_date = token.value or top.marker_date
             marker_index = index
+        elif token.kind == "day":
+            top.day = top.day or token.value
+        elif token.kind == "byline":
+            byline_titles.append(index)
         elif token.kind == "text":
             line = token.text
             if top.date is None and line[-1] in "Tt" and (date := _DATE.match(line)):
                 top.date = date
+                date_index = index
             elif (
                 not top.insights_from
                 and "nsights from" in line
                 and (source := _INSIGHTS_FROM.match(line))
             ):
                 top.insights_from = split_outlets(source.group(1))
-            elif top.category is None and (category := _match_category(line)) is not None:
+            elif (
+                top.category is None
+                and (category := _match_category(line, after_date=date_index == index - 1))
+                is not None
+            ):
                 top.category = category
             else:
                 texts.append((index, line))
-    # A line printed twice in the top block is an author byline or page chrome, not the story.
-    counts: dict[str, int] = {}
-    for _, line in texts:
-        counts[line] = counts.get(line, 0) + 1
-    texts = [(i, line) for i, line in texts if counts[line] == 1]
-    if marker_index is not None:
-        after = [(i, line) for i, line in texts if i > marker_index]
-        if after:
-            top.headline = after[0][1]
-            texts = [(i, line) for i, line in texts if i != after[0][0]]
-    elif texts:
-        top.headline = texts[0][1]
-        texts = texts[1:]
+    texts, byline_at = _drop_bylines(texts, byline_titles)
+    headline = _choose_headline(texts, marker_index, (byline_at, date_index), copy_elsewhere)
+    if headline is not None:
+        top.headline = headline
+        texts = [(i, line) for i, line in texts if line != headline]
     top.candidates = texts
     return top
+
+
+def _is_name(line: str) -> bool:
+    """A byline name: two to eight capitalised words ("Nadia Haddad and Omar Farouk")."""
+    words = line.split()
+    if not 2 <= len(words) <= 8 or len(line) > 60 or any(c.isdigit() for c in line):
+        return False
+    return all(w[0].isupper() or _NAME_PARTICLE.match(w) for w in words) and words[-1][0].isupper()
+
+
+def _drop_bylines(
+    texts: list[tuple[int, str]], byline_titles: list[int]
+) -> tuple[list[tuple[int, str]], int | None]:
+    """Remove author lines (a name printed twice in a row, a name before ``<Title>, Semafor``)
+    and collapse any other line printed twice in a row. Returns the rest and where the byline
+    starts."""
+    byline: set[int] = set()
+    doubled: set[int] = set()
+    if not byline_titles and len({line for _, line in texts}) == len(texts):
+        return texts, None  # nothing printed twice, no job title: no byline
+    for (i, a), (j, b) in pairwise(texts):
+        if a == b and j == i + 1:
+            if _is_name(a):
+                byline.update((i, j))
+            else:
+                doubled.add(j)
+    by_index = dict(texts)
+    for at in byline_titles:
+        if at - 1 in by_index and _is_name(by_index[at - 1]):
+            byline.add(at - 1)
+    starts = [*byline, *byline_titles]
+    rest = [(i, line) for i, line in texts if i not in byline and i not in doubled]
+    return rest, min(starts) if starts else None
+
+
+def _could_be_headline(line: str) -> bool:
+    """Not prose, and not a photo caption with its credit ("… May 2, 2025. REUTERS/Name")."""
+    return _is_headline_like(line) and _split_caption_credit(line) is None
+
+
+def _choose_headline(
+    texts: list[tuple[int, str]],
+    marker_index: int | None,
+    anchors: tuple[int | None, ...],
+    copy_elsewhere: bool,
+) -> str | None:
+    """The headline among the top block's remaining lines.
+
+    - A copy on another site: its own first line (the first that could be a headline).
+    - A Signals page: the first line after the ``Semafor Signals`` marker, unless that is a
+      photo caption and a headline-like line comes before the marker (an aggregator's title).
+    - Otherwise the nearest headline-like line above the byline, else above the date line (a
+      name printed once just above the date is a byline too), else the first line.
+    """
+    if not texts:
+        return None
+    if copy_elsewhere:  # its first headline of three words or more ("Advertisement" is not one)
+        headlines = (line for _, line in texts if _is_headline_like(line) and line.count(" ") >= 2)
+        return next(headlines, texts[0][1])
+    if marker_index is not None:
+        after = [line for i, line in texts if i > marker_index]
+        before = [line for i, line in texts if i < marker_index and _is_headline_like(line)]
+        if after and (not before or _could_be_headline(after[0])):
+            return after[0]
+        return before[0] if before else None
+    for anchor in anchors:
+        if anchor is None:
+            continue
+        above = [line for i, line in texts if i < anchor and _is_headline_like(line)]
+        while len(above) > 1 and _is_name(above[-1]):
+            above.pop()
+        if above:
+            return above[-1]
+    return texts[0][1]
 
 
 def _looks_like_credit(line: str) -> bool:
@@ -431,13 +608,125 @@ def _url_date(url: str | None) -> datetime | None:
         return None
 
 
-def _title_from_url(url: str | None) -> str | None:
+def _is_semafor_host(url: str) -> bool:
+    return (urlsplit(url).hostname or "").removeprefix("www.") == "semafor.com"
+
+
+def _is_copy_elsewhere(url: str | None) -> bool:
+    """A copy on another site (an aggregator), not Semafor's page or an archive of it."""
+    if not url:
+        return False
+    return not _is_semafor_host(url) and not _URL_DATE.search(urlsplit(url).path)
+
+
+def _slug(url: str) -> list[str] | None:
+    """The words of a URL's slug, or None when it has no slug that could be a headline.
+
+    A Semafor article's slug (``/article/MM/DD/YYYY/<slug>``) always counts. Elsewhere the last
+    part of the path counts only if it is two words or more with no file extension and no
+    trailing id: aggregators' ``<words>-<digits>.html`` is never a headline.
+    """
+    path = unquote(urlsplit(url).path)
+    match = _URL_DATE.search(path)
+    if match:
+        slug, least = match.group(4), 1
+    else:
+        slug, least = path.rstrip("/").rsplit("/", 1)[-1], 2
+        if re.search(r"\.[A-Za-z0-9]{2,5}$|\d{5,}$", slug):
+            return None
+    words = [w for w in re.split(r"[-_\s]+", slug) if w]
+    return words if sum(1 for w in words if w.isalpha()) >= least else None
+
+
+def _title_from_url(url: str | None, tokens: list[_Token]) -> str | None:
     if not url:
         return None
-    match = _URL_DATE.search(urlsplit(url).path)
-    slug = match.group(4) if match else urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
-    words = re.sub(r"[-_]+", " ", slug).strip()
-    return words[:1].upper() + words[1:] if words else None
+    words = _slug(url)
+    if words is None:
+        return None
+    return headline_from_slug(words, [t.text for t in tokens if t.kind == "text"])
+
+
+# Words as printed: dotted acronyms ("U.S."), words with apostrophes and hyphens ("Kenya’s",
+# "pro-Russian").
+_WORD = re.compile(r"(?:[A-Za-z]\.){2,}|[^\W_]+(?:[’'\-][^\W_]+)*")
+_OPENERS = " \t“\"‘'([«"
+
+
+def _fold(word: str) -> str:
+    """The slug spelling of a word: no accents, apostrophes or dots, lower case."""
+    plain = unicodedata.normalize("NFKD", word)
+    plain = "".join(c for c in plain if not unicodedata.combining(c))
+    return re.sub(r"[’'.]", "", plain).lower()
+
+
+def _starts_sentence(text: str, at: int) -> bool:
+    """Whether the word at ``text[at]`` begins a sentence (or the line)."""
+    at -= 1
+    while at >= 0 and text[at] in _OPENERS:
+        at -= 1
+    return at < 0 or text[at] in ".!?:…"
+
+
+def _printed_forms(
+    paragraphs: list[str],
+) -> tuple[dict[str, Counter[str]], dict[str, Counter[str]]]:
+    """How each word (and hyphenated compound) is printed, by its slug spelling: where its case
+    tells (lower case anywhere, capitals mid-sentence or inside the word: "NATO"), and apart
+    from that, capitalised at the start of a sentence (a name seen only there)."""
+    telling: dict[str, Counter[str]] = {}
+    initial: dict[str, Counter[str]] = {}
+    for paragraph in paragraphs:
+        for match in _WORD.finditer(paragraph):
+            word = match.group()
+            at_start = _starts_sentence(paragraph, match.start())
+            parts = word.split("-")
+            pieces = [word, *parts] if len(parts) > 1 else [word]
+            for n, piece in enumerate(pieces):
+                if not piece:
+                    continue
+                tells = (
+                    piece.islower()
+                    or not (at_start and n <= 1)
+                    or any(c.isupper() for c in piece[1:])
+                    or not piece[0].isalpha()
+                )
+                into = telling if tells else initial
+                spellings = [piece]
+                if piece.endswith(("’s", "'s")):  # "Kenya’s" also shows how "Kenya" is printed
+                    spellings.append(piece[:-2])
+                for spelling in spellings:
+                    into.setdefault(_fold(spelling), Counter())[spelling] += 1
+    return telling, initial
+
+
+def headline_from_slug(words: list[str], paragraphs: list[str]) -> str | None:
+    """A slug's words written as a headline: sentence case, with each word printed the way the
+    page prints it (names and acronyms keep their capitals, accents and apostrophes come back,
+    compounds keep their hyphen): ``quake-strikes-off-sulawesi`` -> "Quake strikes off Sulawesi".
+
+    The page's mid-sentence spelling of a word wins (the most frequent one); a word the page
+    capitalises only at the start of sentences keeps its capital; a word the page does not
+    print stays lower case.
+    """
+    words = [w for w in words if w]
+    if not words:
+        return None
+    telling, initial = _printed_forms(paragraphs)
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        for size in (3, 2, 1):
+            key = "-".join(_fold(w) for w in words[i : i + size])
+            seen = telling.get(key) or initial.get(key)
+            if size > 1 and (i + size > len(words) or not seen):
+                continue
+            out.append(seen.most_common(1)[0][0] if seen else words[i].lower())
+            i += size
+            break
+    first = out[0]
+    out[0] = first[:1].upper() + first[1:]
+    return " ".join(out)
 
 
 def _page_datetime(match: re.Match[str]) -> datetime | None:
@@ -459,13 +748,28 @@ def _page_datetime(match: re.Match[str]) -> datetime | None:
 
 
 def _dates(top: _Top, url: str | None) -> tuple[datetime | None, datetime | None]:
+    day = _prefix_day(top.day)
     if top.date is not None:
         stamp = _page_datetime(top.date)
         if top.date.group("updated"):
-            return _url_date(url) or stamp, stamp
+            # First publication survives in the URL, or in a date prefix older than the update.
+            earlier = (
+                day if day is not None and stamp is not None and day.date() < stamp.date() else None
+            )
+            return _url_date(url) or earlier or stamp, stamp
         if stamp is not None:
             return stamp, None
-    if top.marker_date:
-        year, month, day = (int(x) for x in top.marker_date.split("-"))
-        return datetime(year, month, day, tzinfo=NEW_YORK), None
-    return _url_date(url), None
+    from_url = _url_date(url)
+    if day is not None:
+        # The URL keeps the day of first publication; a later prefix is a capture or an update.
+        return (min(day, from_url) if from_url else day), None
+    return from_url, None
+
+
+def _prefix_day(day: str | None) -> datetime | None:
+    if not day:
+        return None
+    try:
+        return datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=NEW_YORK)
+    except ValueError:
+        return None

@@ -72,6 +72,32 @@ async def test_feed_items_fetch_semafor_pages_and_keep_other_items() -> None:
     assert all(a.startswith("signalbot/") for a in agents)
 
 
+async def test_feed_item_link_names_a_stripped_copy_and_a_fetched_url_too() -> None:
+    """A stripped crawler copy has no headline: the feed item's link (or the URL it was fetched
+    from) gives it one from the slug."""
+    stripped = (FIXTURES / "pages" / "20_stripped_copy_slug_with_names.txt").read_bytes()
+    path = "/article/03/11/2025/andean-copper-miners-end-strike-at-puerto-verde-smelter"
+    site = FakeSite()
+    async with serve(site):
+        port = site.port
+        site.add(path, stripped, content_type="text/plain; charset=utf-8")
+        site.add(
+            "/rss.xml",
+            rss(port, ("Miners", f"http://www.semafor.com:{port}{path}", "x")),
+            content_type="application/rss+xml",
+        )
+        async with fetcher() as f:
+            from_feed = [r async for r in read_source(f"http://127.0.0.1:{port}/rss.xml", f)]
+        async with fetcher() as f:  # a fresh validator cache: not a 304
+            fetched = [r async for r in read_source(f"http://www.semafor.com:{port}{path}", f)]
+    for (result,) in (from_feed, fetched):
+        assert result.story is not None, result.error
+        assert result.story.title == "Andean copper miners end strike at Puerto Verde smelter"
+        assert result.story.published_at is not None
+        assert result.story.published_at.date().isoformat() == "2025-03-11"
+        assert len(result.story.news) == 4
+
+
 async def test_conditional_get_turns_unchanged_feed_into_304() -> None:
     site = FakeSite()
     async with serve(site):

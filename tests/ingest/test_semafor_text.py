@@ -69,6 +69,11 @@ def test_basic_signals_page() -> None:
         ("gulf", ["gulf"], "middle-east"),
         ("politicsUK", ["politics"], "uk"),
         ("mediaSouth Asia", ["media"], "south-asia"),
+        ("BusinessTechnology", ["business", "tech"], None),
+        ("PoliticsSecurityEurope", ["politics", "security"], "europe"),
+        ("Net ZeroAfrica", ["net-zero"], "africa"),
+        ("BusinessGulf", ["business", "gulf"], "middle-east"),
+        ("Politics", ["politics"], None),  # one Title-case vertical, right below the date line
     ],
 )
 def test_glued_category_lines(line: str, verticals: list[str], region: str | None) -> None:
@@ -77,6 +82,14 @@ def test_glued_category_lines(line: str, verticals: list[str], region: str | Non
     story = parse_text(page(*lines))
     assert story.verticals == verticals
     assert story.region == region
+
+
+def test_a_lone_title_case_vertical_away_from_the_date_line_is_a_menu_item() -> None:
+    lines = ["Politics", *BASIC]
+    lines.remove("businessEurope")
+    story = parse_text(page(*lines))
+    assert story.verticals == [] and story.region is None
+    assert story.title == "Harbour pilots in Antwerp walk out over night shifts"
 
 
 @pytest.mark.parametrize(
