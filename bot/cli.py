@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from bot import regions
+from bot import operator, regions
 from bot.app import Core, build_bot, build_core, make_fetcher
 from bot.config import Settings, SettingsError, load_settings
 from bot.domain import Story
@@ -45,6 +45,9 @@ stories_app = typer.Typer(help="Look at stored stories.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(stories_app, name="stories")
 app.add_typer(db_app, name="db")
+app.add_typer(operator.subscriptions_app, name="subscriptions")
+app.command("deliveries")(operator.deliveries)
+app.command("doctor")(operator.doctor)
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -71,11 +74,19 @@ def _settings() -> Settings:
 
 
 @app.callback()
-def _check_settings() -> None:
-    """Every command starts by reading the settings: a bad one ends it before it begins."""
+def _check_settings(ctx: typer.Context) -> None:
+    """Every command starts by reading the settings: a bad one ends it before it begins
+    (but for ``doctor``, which reports it among its checks)."""
     from bot import logs
 
-    logs.configure(_settings(), level=logging.WARNING)  # `run` logs as the settings say
+    if ctx.invoked_subcommand == "doctor":
+        try:
+            settings = load_settings()
+        except SettingsError:
+            return
+    else:
+        settings = _settings()
+    logs.configure(settings, level=logging.WARNING)  # `run` logs as the settings say
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:

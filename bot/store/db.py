@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from sqlalchemy import Connection, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
@@ -151,3 +153,35 @@ async def upgrade(engine: AsyncEngine) -> bool:
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
     return True
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    """Where a database stands against this code's migrations (see :func:`migration_state`)."""
+
+    current: str | None  # None: no migration applied yet (an empty database)
+    head: str
+    behind: int | None  # migrations left to apply; None: ``current`` is unknown to this code
+
+    @property
+    def at_head(self) -> bool:
+        return self.current == self.head
+
+
+def _state(connection: Connection) -> MigrationState:
+    script = ScriptDirectory.from_config(alembic_config(connection))
+    head = script.get_current_head()
+    assert head is not None, "the migrations have one head"
+    current = MigrationContext.configure(connection).get_current_revision()
+    try:
+        pending = list(script.iterate_revisions(head, current or "base"))
+    except RevisionError:  # a revision of a newer signalbot
+        return MigrationState(current, head, None)
+    return MigrationState(current, head, len(pending))
+
+
+async def migration_state(engine: AsyncEngine) -> MigrationState:
+    """Which migration the database is at, the newest, and how many are left to apply;
+    it only reads (``signalbot doctor``; :func:`upgrade` applies them)."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(_state)

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import BindParameter, and_, bindparam, text
+from sqlalchemy import BindParameter, and_, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain import ChannelRef
 from bot.store.db import write
 from bot.store.rows import JsonRows
-from bot.store.tables import UTCDateTime, deliveries, sends
+from bot.store.tables import UTCDateTime, deliveries, sends, subscriptions
 
 LedgerKey = tuple[str, str, str, str]  # platform, workspace, channel, story id
 
@@ -31,6 +31,18 @@ class Ask(NamedTuple):
     channel: ChannelRef
     subscription_id: int | None
     story_ids: Sequence[str]
+
+
+class SentMessage(NamedTuple):
+    """A message in the ledger, as :meth:`DeliveryLedger.recent` reads it."""
+
+    at: datetime  # when it was sent (when reserved, while it is being sent)
+    channel: ChannelRef
+    state: str  # "sent", or "pending" while it is being sent
+    subscription_id: int | None
+    region: str | None  # its subscription's (None once that is gone)
+    stories: int
+    message_id: str | None  # the platform's
 
 
 @dataclass(frozen=True)
@@ -286,6 +298,45 @@ class DeliveryLedger:
             await conn.execute(sends.delete().where(its_sends))
 
         await write(self.engine, remove)
+
+    async def recent(
+        self,
+        *,
+        platform: str | None = None,
+        workspace: str | None = None,
+        channel: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+    ) -> list[SentMessage]:
+        """The newest messages sent (or being sent), of a platform, workspace or channel id
+        when given, since a time when given: each with its subscription's region and how
+        many stories it carried."""
+        o, d, s = sends.c, deliveries.c, subscriptions.c
+        stories = (
+            select(func.count())
+            .where(d.platform == o.platform, d.workspace == o.workspace,
+                   d.channel == o.channel, d.send_id == o.id)
+            .scalar_subquery()
+        )  # fmt: skip
+        given = ((o.platform, platform), (o.workspace, workspace), (o.channel, channel))
+        where = [column == value for column, value in given if value is not None]
+        if since is not None:
+            where.append(o.at >= since)
+        query = (
+            select(o.at, o.platform, o.workspace, o.channel, o.state, o.subscription_id,
+                   s.region, stories, o.message_id)
+            .select_from(sends.outerjoin(subscriptions, s.id == o.subscription_id))
+            .where(*where)
+            .order_by(o.at.desc(), o.id.desc())
+            .limit(limit)
+        )  # fmt: skip
+        async with self.engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [
+                SentMessage(at, ChannelRef(p, w, c), state,
+                            None if sub is None else int(sub), region, int(count), message)
+                for at, p, w, c, state, sub, region, count, message in rows
+            ]  # fmt: skip
 
     async def count_sent(self) -> int:
         """Stories delivered (in messages the platforms accepted)."""

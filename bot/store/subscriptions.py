@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, time
 from functools import lru_cache
 from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, func, insert, select, text, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain import ChannelRef, DeliveryMode, Filters, Subscription
@@ -108,6 +109,30 @@ def _drop_claims(which: Any) -> Any:
     """Forget claims on subscriptions a user just changed: the push under way then writes
     nothing back over the change (``finish`` writes only where its claim still stands)."""
     return push_claims.delete().where(push_claims.c.subscription_id.in_(select(_c.id).where(which)))
+
+
+_ORDER = (_c.platform, _c.workspace, _c.channel, _c.region)
+
+
+def _where_parts(platform: str | None, workspace: str | None, channel: str | None) -> list[Any]:
+    """Conditions naming a platform, a workspace and a channel id, each when given."""
+    given = ((_c.platform, platform), (_c.workspace, workspace), (_c.channel, channel))
+    return [column == value for column, value in given if value is not None]
+
+
+def _asks(sub: Subscription) -> tuple[Any, ...]:
+    """What a subscription asks for: what an import compares (not its record of pushes)."""
+    return (sub.push_time, sub.timezone, sub.days, sub.mode, sub.filters, sub.paused,
+            sub.paused_reason)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ImportCounts:
+    """What :meth:`SubscriptionStore.import_all` did with the subscriptions it was given."""
+
+    created: int
+    updated: int
+    unchanged: int
 
 
 class SubscriptionStore:
@@ -324,6 +349,99 @@ class SubscriptionStore:
             await conn.execute(update(subscriptions).where(_c.id == sub_id).values(**values))
 
         await write(self.engine, clear)
+
+    async def matching(
+        self,
+        *,
+        platform: str | None = None,
+        workspace: str | None = None,
+        channel: str | None = None,
+        paused: bool | None = None,
+    ) -> list[Subscription]:
+        """Every subscription, or those of a platform, workspace or channel id, paused or
+        running; by platform, workspace, channel and region."""
+        where = _where_parts(platform, workspace, channel)
+        if paused is not None:
+            where.append(_c.paused.is_(paused))
+        query = select(*_COLUMNS).where(*where).order_by(*_ORDER)
+        async with self.engine.connect() as conn:
+            return [subscription_from_row(r) for r in await conn.execute(query)]
+
+    async def failing(
+        self,
+        *,
+        refusals: Collection[str] = (),
+        platform: str | None = None,
+        workspace: str | None = None,
+        channel: str | None = None,
+    ) -> list[Subscription]:
+        """Subscriptions whose deliveries fail: a failure count above zero (failures in a
+        row, cleared by a success), or paused for a reason starting with one of
+        ``refusals`` (the platform refused the whole workspace: no failure is counted then).
+        Most failures first, then by channel and region."""
+        failed: Any = _c.failures > 0
+        if refusals:
+            refused = or_(*(_c.paused_reason.startswith(r, autoescape=True) for r in refusals))
+            failed = or_(failed, and_(_c.paused.is_(True), refused))
+        query = (
+            select(*_COLUMNS)
+            .where(failed, *_where_parts(platform, workspace, channel))
+            .order_by(_c.failures.desc(), *_ORDER)
+        )
+        async with self.engine.connect() as conn:
+            return [subscription_from_row(r) for r in await conn.execute(query)]
+
+    async def import_all(self, subs: Sequence[Subscription], *, now: datetime) -> ImportCounts:
+        """Store these subscriptions as given, in one transaction: all of them or none.
+
+        One a channel has not got is created as given, its record of pushes included (a
+        restore). One it has is left alone when it asks for the same (schedule, mode,
+        filters, pause): importing a file twice changes nothing. Otherwise it takes what
+        ``sub`` asks for and its next push, and its failure count starts again (as any
+        change does); its record of pushes stays. Subscriptions not among ``subs`` stay.
+        """
+        targets = [(s.channel.platform, s.channel.workspace, s.channel.channel, s.region)
+                   for s in subs]  # fmt: skip
+        if len(set(targets)) != len(targets):
+            raise ValueError("a channel's subscription to a region is given twice")
+        platforms = sorted({s.channel.platform for s in subs})
+
+        async def store(conn: AsyncConnection) -> ImportCounts:
+            stored = {
+                (s.channel.platform, s.channel.workspace, s.channel.channel, s.region): s
+                for s in map(
+                    subscription_from_row,
+                    await conn.execute(select(*_COLUMNS).where(_c.platform.in_(platforms))),
+                )
+            }
+            created: list[dict[str, Any]] = []
+            changed: list[dict[str, Any]] = []
+            for target, sub in zip(targets, subs, strict=True):
+                old = stored.get(target)
+                if old is None:
+                    created.append(
+                        {"platform": sub.channel.platform, "workspace": sub.channel.workspace,
+                         "channel": sub.channel.channel, "region": sub.region,
+                         "created_at": sub.created_at or now, "updated_at": now,
+                         "failures": sub.failures, "last_result": sub.last_result,
+                         "last_push_at": sub.last_push_at, **_values(sub)}
+                    )  # fmt: skip
+                elif _asks(old) != _asks(sub):
+                    assert old.id is not None
+                    changed.append({"b_id": old.id, "updated_at": now, "failures": 0,
+                                    **_values(sub)})  # fmt: skip
+            if created:
+                await conn.execute(insert(subscriptions), created)
+            if changed:
+                # the SET clause: each row's keys but b_id (the WHERE's)
+                await conn.execute(update(subscriptions).where(_c.id == bindparam("b_id")), changed)
+                ids = [row["b_id"] for row in changed]
+                for start in range(0, len(ids), 500):
+                    await conn.execute(_drop_claims(_c.id.in_(ids[start : start + 500])))
+            return ImportCounts(len(created), len(changed), len(subs) - len(created) - len(changed))
+
+        # a concurrent first subscribe of one of them: the next run finds it and compares
+        return await write(self.engine, store, retry_conflicts=True)
 
     async def count(self) -> int:
         async with self.engine.connect() as conn:
