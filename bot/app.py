@@ -21,7 +21,7 @@ from bot.store import db
 from bot.store.claims import PushClaims
 from bot.store.events import EventLog
 from bot.store.ledger import DeliveryLedger
-from bot.store.state import PlatformState
+from bot.store.state import PlatformState, Replicas
 from bot.store.stories import StoryStore, ValidatorStore
 from bot.store.subscriptions import SubscriptionStore
 
@@ -137,5 +137,6 @@ def build_bot(
         fetcher=core.fetcher,
         events=core.events,
         alerts_since=alerts_since,
+        replicas=Replicas(core.state),
     )
     return Bot(core, delivery, commands, service)

@@ -23,6 +23,7 @@ from bot.ingest.fetch import Fetcher
 from bot.ingest.sources import read_source
 from bot.metrics import INGESTED
 from bot.store.events import EventLog
+from bot.store.state import Replicas
 from bot.store.stories import StoryStore
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 GC_THRESHOLDS = (10_000, 50, 10)
 EVENT_MEMORY = timedelta(days=1)  # how long a platform event is remembered as handled
 TIDY_INTERVAL = timedelta(hours=1)
+# How often a process says it is live, and learns how many share the platforms' budgets.
+REPLICA_BEAT = timedelta(seconds=2)
 
 
 def tune_gc() -> None:
@@ -55,6 +58,7 @@ class BotService:
         fetcher: Callable[[], Fetcher],
         events: EventLog,
         alerts_since: datetime | None = None,
+        replicas: Replicas | None = None,
     ) -> None:
         """``alerts_since``: stories stored after this time are news for instant subscribers
         (by default, from :meth:`start`: those stored within the catch-up grace)."""
@@ -64,6 +68,7 @@ class BotService:
         self.delivery = delivery
         self.fetcher = fetcher
         self.events = events
+        self.replicas = replicas
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         self._watermark: datetime | None = alerts_since
         self._scan_lock = asyncio.Lock()
@@ -74,6 +79,12 @@ class BotService:
         if self._watermark is None:
             self._watermark = self.clock.now() - self.settings.catch_up_grace
         settings = self.settings
+        if self.replicas is not None:  # the first scan already keeps this process's share
+            await self.heartbeat()
+            self.scheduler.add_job(
+                self.heartbeat, "interval", seconds=REPLICA_BEAT.total_seconds(), id="heartbeat",
+                max_instances=1, coalesce=True, misfire_grace_time=None,
+            )  # fmt: skip
         self.scheduler.add_job(
             self.scan, "interval", seconds=settings.scan_interval, next_run_time=datetime.now(UTC),
             id="due-scan", max_instances=1, coalesce=True, misfire_grace_time=None,
@@ -140,6 +151,30 @@ class BotService:
                     await self.delivery.track(self.instant_scan)
         return changed
 
+    async def heartbeat(self) -> dict[str, int]:
+        """Say this process is live; keep its share of each platform's bot-wide budget (the
+        processes delivering to a platform split its limits evenly, as they split the due
+        pushes between them). Without an answer the shares stay as they were."""
+        assert self.replicas is not None
+        delivery = self.delivery
+        try:
+            now = self.clock.now()
+            seen = await self.replicas.beat(delivery.token, delivery.senders, now=now)
+        except Exception:
+            log.exception("the heartbeat failed")
+            return {}
+        counts = seen.live
+        if seen.dead - delivery.dead:
+            log.warning("processes stopped without a word (%s): their pushes are taken over",
+                        ", ".join(sorted(seen.dead - delivery.dead)))  # fmt: skip
+        delivery.dead = seen.dead
+        for platform, limiter in delivery.attempts.limiters.items():
+            if limiter.processes != counts.get(platform, 1):
+                log.info("%s: %d processes deliver, each keeps its share of the bot's limits",
+                         platform, counts.get(platform, 1))  # fmt: skip
+            limiter.share(counts.get(platform, 1))
+        return counts
+
     async def tidy(self) -> int:
         """Forget platform events noted long enough ago that none will come again (Slack
         retries an event for minutes, not a day); how many went."""
@@ -162,3 +197,8 @@ class BotService:
             if self.scheduler.running:
                 self.scheduler.shutdown(wait=False)
             await self.delivery.drain()
+        if self.replicas is not None:  # the others take the whole budget at their next beat
+            try:
+                await self.replicas.leave(self.delivery.token, now=self.clock.now())
+            except Exception:
+                log.warning("could not say this process stopped", exc_info=True)

@@ -249,6 +249,30 @@ async def test_a_run_killed_mid_push_loses_nothing(engine: AsyncEngine) -> None:
     assert all(f"Test story number {n}" in printed[0] for n in range(3))
 
 
+async def test_a_dead_replicas_push_is_taken_over_without_waiting_for_its_lease(
+    engine: AsyncEngine,
+) -> None:
+    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    await StoryStore(engine).save(story(1, datetime(2026, 11, 25, 5, 0, tzinfo=UTC)),
+                                  now=clock.now())  # fmt: skip
+    await subscribe(engine, clock, ChannelRef("console", "t", "#killed"))
+    clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
+    doomed = engine_for(engine, clock, {"console": Hang()})
+    push = asyncio.ensure_future(doomed.run_due())
+    await asyncio.sleep(0.3)  # claimed and reserved, stuck in send: then SIGKILL
+    push.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await push
+    clock.advance(timedelta(seconds=40))  # well inside the lease
+    printed: list[str] = []
+    other = engine_for(engine, clock, {"console": ConsoleSender(printed.append)})
+    assert await other.run_due() == []  # alive, as far as anyone knows: its push is its own
+    other.dead = frozenset({doomed.token})  # its heartbeat stopped
+    (outcome,) = await other.run_due()
+    assert outcome.status == "sent" and outcome.stories == 1
+    assert len(printed) == 1
+
+
 async def test_a_cancelled_scan_stops_at_once_and_leaves_nothing_running(
     engine: AsyncEngine,
 ) -> None:

@@ -50,6 +50,9 @@ class DeliveryEngine:
         self.concurrency = concurrency
         self.batch = batch
         self.token = uuid.uuid4().hex[:16]  # this process's claims
+        # Processes that died (their heartbeat stopped): their claims and reservations are
+        # taken over at once (without heartbeats, after the claim's lease).
+        self.dead: frozenset[str] = frozenset()
         self.in_flight = InFlight()
         self.attempts = Attempts(self.senders, concurrency)
         self.outcomes = Outcomes(subscriptions, self.senders, self.in_flight)
@@ -67,7 +70,7 @@ class DeliveryEngine:
             stories=self.stories, claims=self.claims, ledger=self.push_ledger,
             attempts=self.attempts, outcomes=self.outcomes, in_flight=self.in_flight,
             clock=self.clock, token=self.token, grace=self.grace, concurrency=self.concurrency,
-            batch=self.batch,
+            batch=self.batch, dead=self.dead,
         ).run()  # fmt: skip
 
     async def push_now(self, subs: Sequence[Subscription]) -> list[PushOutcome]:

@@ -48,18 +48,36 @@ CHANNEL_MARGIN = 0.06
 
 
 class Limiter:
-    """A platform's windows: one for the bot, one per workspace, one per channel."""
+    """A platform's windows: one for the bot, one per workspace, one per channel.
+
+    The bot's and each workspace's budget are the platform's for the whole bot: with
+    ``processes`` replicas delivering to the platform (:meth:`share`), this one keeps its
+    share. A channel's window stays whole (a channel's messages come from one push at a time).
+    """
 
     def __init__(self, limits: RateLimits) -> None:
         self.limits = limits
         self.limited = bool(limits.per_second or limits.per_channel or limits.per_workspace)
+        self.processes = 1
         self.global_window = (
-            SlidingWindow(max(1, round(limits.per_second)), 1.0 + JITTER_MARGIN)
+            SlidingWindow(self._count(limits.per_second), 1.0 + JITTER_MARGIN)
             if limits.per_second
             else None
         )
         self._channels: dict[ChannelRef, SlidingWindow] = {}
         self._workspaces: dict[str, SlidingWindow] = {}
+
+    def _count(self, per_second: float) -> int:
+        return max(1, int(per_second / self.processes))
+
+    def share(self, processes: int) -> None:
+        """Keep this process's share of the bot-wide budgets, ``processes`` delivering."""
+        self.processes = max(1, processes)
+        if self.global_window is not None and self.limits.per_second:
+            self.global_window.count = self._count(self.limits.per_second)
+        if self.limits.per_workspace:
+            for window in self._workspaces.values():
+                window.count = self._count(self.limits.per_workspace)
 
     def channel_window(self, channel: ChannelRef) -> SlidingWindow | None:
         if self.limits.per_channel is None:
@@ -79,7 +97,7 @@ class Limiter:
             ws = self._workspaces.get(channel.workspace)
             if ws is None:
                 ws = self._workspaces[channel.workspace] = SlidingWindow(
-                    max(1, round(self.limits.per_workspace)), 1.0 + JITTER_MARGIN
+                    self._count(self.limits.per_workspace), 1.0 + JITTER_MARGIN
                 )
             await ws.acquire()
         if self.global_window is not None:

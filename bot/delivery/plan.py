@@ -4,6 +4,7 @@ delivery ledger (reserved before sending, settled after), and its message."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -86,11 +87,13 @@ class PushLedger:
         self.clock = clock
         self.writing = writing
 
-    async def release_stale(self, *, older_than: datetime) -> None:
+    async def release_stale(
+        self, *, older_than: datetime, dead: Collection[str] = frozenset()
+    ) -> None:
         """Release reservations a dead process left pending (see
         :meth:`DeliveryLedger.release_stale`)."""
         async with self.writing:
-            await self.ledger.release_stale(older_than=older_than)
+            await self.ledger.release_stale(older_than=older_than, dead=dead)
 
     async def reserve(self, pushes: list[Push], token: str) -> None:
         """Reserve each push's stories in the ledger; a push keeps those it holds.

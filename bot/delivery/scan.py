@@ -70,6 +70,7 @@ class DueScan:
         grace: timedelta,
         concurrency: int,
         batch: int,
+        dead: frozenset[str] = frozenset(),
     ) -> None:
         self.stories = stories
         self.claims = claims
@@ -84,7 +85,9 @@ class DueScan:
         self.batch = batch
         # The ledger reservation is this scan's own (claims are the process's): a message a
         # failed write-back left pending is never taken for one of a later scan's.
-        self.reservation = uuid.uuid4().hex[:16]
+        # It begins with the process's token: a dead process's reservations are known by it.
+        self.reservation = token + uuid.uuid4().hex[:16]
+        self.dead = dead
         self.made = Made()
         self.refusals = Refusals()  # channels and workspaces refused for good in this scan
         self.pausing = Pausing()  # subscriptions paused in this scan: one notice a channel
@@ -102,7 +105,7 @@ class DueScan:
         if self.in_flight.closing:
             return []
         now = self.clock.now()
-        await self.ledger.release_stale(older_than=now - CLAIM_LEASE)
+        await self.ledger.release_stale(older_than=now - CLAIM_LEASE, dead=self.dead)
         limit = self._claim_limit()
         # Claims grow: a small first one, so the first messages leave at once, then the rest
         # of the first full batch, then everything else, each while the last is being sent.
@@ -196,7 +199,7 @@ class DueScan:
     async def _claim(self, now: datetime, limit: int) -> list[int]:
         async with self.ledger.writing:  # a claim is a write: it queues behind the process's own
             return await self.claims.claim_due(
-                now, self.token, stale_before=now - CLAIM_LEASE,
+                now, self.token, stale_before=now - CLAIM_LEASE, dead=self.dead,
                 platforms=self.attempts.senders, limit=limit,
             )  # fmt: skip
 

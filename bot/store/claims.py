@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import BigInteger, and_, func, literal, select, text
+from sqlalchemy import BigInteger, and_, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -59,6 +59,7 @@ class PushClaims:
         token: str,
         *,
         stale_before: datetime,
+        dead: Collection[str] = frozenset(),
         platforms: Collection[str] | None = None,
         limit: int = 20000,
     ) -> list[int]:
@@ -66,8 +67,8 @@ class PushClaims:
 
         The claim table's primary key is the subscription, so of any number of processes
         sharing the database, exactly one gets each due push. Claims older than
-        ``stale_before`` belong to a process that died mid-push: they are dropped first, and
-        their pushes are due again.
+        ``stale_before``, or held by a process ``dead`` (its heartbeat stopped), belong to a
+        process that died mid-push: they are dropped first, and their pushes are due again.
         """
         k = push_claims.c
         held = select(k.subscription_id).where(k.subscription_id == _c.id).exists()
@@ -84,7 +85,10 @@ class PushClaims:
         )
 
         async def claim(conn: AsyncConnection) -> list[int]:
-            await conn.execute(push_claims.delete().where(k.claimed_at < stale_before))
+            stale = k.claimed_at < stale_before
+            if dead:
+                stale = or_(stale, k.claimed_by.in_(sorted(dead)))
+            await conn.execute(push_claims.delete().where(stale))
             return [int(i) for i in (await conn.execute(statement)).scalars().all()]
 
         return await write(self.engine, claim)

@@ -215,14 +215,23 @@ class DeliveryLedger:
 
         await write(self.engine, store)
 
-    async def release_stale(self, *, older_than: datetime) -> int:
-        """Release reservations a dead process left pending, so their stories go out again;
-        how many messages were released."""
+    async def release_stale(
+        self, *, older_than: datetime, dead: Collection[str] = frozenset()
+    ) -> int:
+        """Release reservations a dead process left pending, so their stories go out again:
+        those older than ``older_than``, and those of the processes ``dead`` (a reservation
+        begins with its process's 16-character token); how many messages were released."""
+        tokens = sorted(t for t in dead if len(t) == 16)
+        which = "sends.at < :older_than"
+        values = [bindparam("older_than", older_than, UTCDateTime)]
+        if tokens:
+            which += " OR substr(sends.reserved_by, 1, 16) IN ({})".format(
+                ", ".join(f":dead{i}" for i in range(len(tokens)))
+            )
+            values += [bindparam(f"dead{i}", token) for i, token in enumerate(tokens)]
 
         async def release(conn: AsyncConnection) -> int:
-            gone = await self._drop_sends(
-                conn, "sends.at < :older_than", bindparam("older_than", older_than, UTCDateTime)
-            )
+            gone = await self._drop_sends(conn, f"({which})", *values)
             await self._drop_deliveries(conn, gone, None)
             return len(gone)
 

@@ -3,9 +3,12 @@ against at start (the hash of the Discord commands last synced, say)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -41,3 +44,54 @@ class PlatformState:
             await conn.execute(statement)
 
         await write(self.engine, store)
+
+
+# Each process's heartbeat: a row of ``platform_state`` under this name, holding the platforms
+# it delivers to. A process is live while its row is younger than REPLICA_LIVE; one silent for
+# REPLICA_DEAD died (SIGKILL, a lost machine): another process takes over its pushes at once,
+# rather than after their lease.
+REPLICAS = "replica"
+REPLICA_LIVE = timedelta(seconds=10)
+REPLICA_DEAD = timedelta(seconds=30)
+REPLICA_FORGOTTEN = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What a heartbeat learns: live processes by platform, and the tokens of dead ones."""
+
+    live: dict[str, int]
+    dead: frozenset[str]
+
+
+class Replicas:
+    """The processes delivering from one database, seen through their heartbeats."""
+
+    def __init__(self, state: PlatformState) -> None:
+        self.state = state
+
+    async def beat(self, token: str, platforms: Iterable[str], *, now: datetime) -> Seen:
+        """Say this process is live and delivers to ``platforms``; how many live processes
+        (this one included) deliver to each platform, and which processes died."""
+        await self.state.put(REPLICAS, token, ",".join(sorted(platforms)), now=now)
+        async with self.state.engine.connect() as conn:
+            rows = await conn.execute(
+                select(_s.name, _s.value, _s.updated_at).where(_s.platform == REPLICAS)
+            )
+            live: Counter[str] = Counter()
+            dead: set[str] = set()
+            for name, value, at in rows:
+                if at >= now - REPLICA_LIVE:
+                    live.update(p for p in value.split(",") if p)
+                elif now - REPLICA_FORGOTTEN <= at < now - REPLICA_DEAD:
+                    dead.add(name)
+        return Seen(dict(live), frozenset(dead))
+
+    async def leave(self, token: str, *, now: datetime) -> None:
+        """This process stops delivering (and rows of processes long gone are dropped)."""
+        old = or_(_s.name == token, _s.updated_at < now - REPLICA_FORGOTTEN)
+
+        async def remove(conn: AsyncConnection) -> None:
+            await conn.execute(platform_state.delete().where(_s.platform == REPLICAS, old))
+
+        await write(self.state.engine, remove)
