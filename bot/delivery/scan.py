@@ -108,7 +108,8 @@ class DueScan:
         await self.ledger.release_stale(older_than=now - CLAIM_LEASE, dead=self.dead)
         limit = self._claim_limit()
         # Claims grow: a small first one, so the first messages leave at once, then the rest
-        # of the first full batch, then everything else, each while the last is being sent.
+        # of the first full batch, then a batch at a time as the senders get through them:
+        # what this process has not claimed yet, another process on the database can take.
         first = max(1, self.batch // 10)
         steps = iter([first, self.batch - first])
         size = min(limit, next(steps))
@@ -136,7 +137,7 @@ class DueScan:
                     batch.done.set()
                 written.append(asyncio.ensure_future(self._write_back(batch, now)))
                 if more and not self.in_flight.closing:  # stopping: claim nothing more
-                    size = min(limit - taken, next(steps, limit) or limit)
+                    size = min(limit - taken, next(steps, self.batch))
                     got = await self._claim(now, size)
                     taken += len(got)
                     more = taken < limit and len(got) == size

@@ -1,0 +1,177 @@
+"""Several real ``signalbot run`` processes on one PostgreSQL database, against the fake Slack
+and the fake Discord each in a process of its own: the harness of ``tests/test_replicas.py``
+and ``bench/replicas.py``.
+
+Every subscription has a channel of its own, so the fakes' per-channel counts tell what each
+push became: one message (delivered), none (lost) or more (a duplicate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+
+from bot.app import build_core
+from bot.config import Settings
+from bot.domain import ChannelRef, Insight, Story, Subscription
+from tests.conftest import SIGNALBOT, command_env
+from tests.fakes.discord import API_PREFIX, GATEWAY_PATH, run_discord_process
+from tests.fakes.slack import run_slack_process
+from tests.fakes.web import ChildServer
+
+SLACK_TOKEN = "xoxb-replicas-test-token"
+DISCORD_TOKEN = "replicas-discord-token.0123456789"
+GUILD = 1000 << 22
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Plan:
+    """``slack`` subscriptions spread over ``workspaces`` Slack workspaces, and ``discord``
+    over Discord channels of one server, all due at once."""
+
+    slack: int
+    discord: int
+    workspaces: int = 50
+
+    def slack_channels(self) -> list[ChannelRef]:
+        return [ChannelRef("slack", f"T{n % self.workspaces}", f"C{n}") for n in range(self.slack)]
+
+    def discord_channels(self) -> list[ChannelRef]:
+        return [ChannelRef("discord", str(GUILD), str(7000 + n)) for n in range(self.discord)]
+
+    def channels(self) -> list[ChannelRef]:
+        # interleaved: consecutive pushes go to different workspaces and platforms
+        slack, discord = self.slack_channels(), self.discord_channels()
+        every = max(1, len(slack) // max(1, len(discord)))
+        mixed: list[ChannelRef] = []
+        while slack or discord:
+            mixed.extend(slack[:every])
+            del slack[:every]
+            if discord:
+                mixed.append(discord.pop(0))
+        return mixed
+
+
+def story(n: int, when: datetime) -> Story:
+    return Story(
+        url=f"https://www.semafor.com/article/12/01/2026/replicas-{n}",
+        kind="signals", title=f"Replica test story {n}", published_at=when, region="europe",
+        news=[f"Something happened in the replica test, item {n}."],
+        insights=[Insight(title="A view", sources=["Reuters"], body="Analysts said so.")],
+    )  # fmt: skip
+
+
+async def prepare(url: str, plan: Plan, due: datetime) -> None:
+    """The schema, three stories and every subscription, due at ``due``."""
+    core = build_core(Settings(_env_file=None, database_url=url))  # type: ignore[call-arg]
+    await core.start()
+    try:
+        now = datetime.now(UTC)
+        for n in range(3):
+            await core.stories.save(story(n, now - timedelta(hours=1, minutes=n)), now=now)
+        subs = [
+            Subscription(channel=c, region="europe", push_time=time(7, 0), timezone="UTC",
+                         next_push_at=due)
+            for c in plan.channels()
+        ]  # fmt: skip
+        await core.subscriptions.import_all(subs, now=now)
+    finally:
+        await core.close()
+
+
+class Fakes:
+    """The fake Slack and Discord, each in its own process; their limits as given."""
+
+    def __init__(self, plan: Plan, *, limits: bool) -> None:
+        teams = [(f"T{n}", SLACK_TOKEN if n == 0 else f"xoxb-other-{n}")
+                 for n in range(plan.workspaces)]  # fmt: skip
+        self.slack = ChildServer(run_slack_process, teams, (1, 1.0) if limits else None)
+        channels = [int(c.channel) for c in plan.discord_channels()]
+        self.discord = ChildServer(
+            run_discord_process, [(GUILD, channels)], (5, 5.0) if limits else None,
+            (50, 1.0) if limits else None, DISCORD_TOKEN,
+        )  # fmt: skip
+
+    async def posted(self) -> dict[str, int]:
+        """Messages by channel, both platforms."""
+        slack, discord = await self.slack.call("GET", "/stats"), await self.discord.call(
+            "GET", "/stats"
+        )
+        return {**slack["posted"], **discord["posted"]}
+
+    async def rejected(self) -> tuple[int, dict[str, int]]:
+        """429s: Slack's (per channel), Discord's by scope."""
+        slack, discord = await self.slack.call("GET", "/stats"), await self.discord.call(
+            "GET", "/stats"
+        )
+        return int(slack["rejected_429"]), dict(discord["rejected_429"])
+
+    def close(self) -> None:
+        self.slack.close()
+        self.discord.close()
+
+
+@dataclass
+class Bot:
+    process: asyncio.subprocess.Process
+    log: list[str] = field(default_factory=list)
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def log_file(path: Path) -> int:
+    """A file for a process's stderr (kept for a failing test to show)."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+
+
+async def start_bot(url: str, fakes: Fakes, shard: int, shards: int, folder: Path) -> Bot:
+    """``signalbot run`` on ``url``, serving both fakes and Discord shard ``shard``."""
+    env = command_env(
+        None, SIGNALBOT_DATABASE_URL=url, SLACK_BOT_TOKEN=SLACK_TOKEN,
+        SLACK_SIGNING_SECRET="replicas-secret",
+        SLACK_API_URL=f"http://127.0.0.1:{fakes.slack.port}/api/",
+        DISCORD_TOKEN=DISCORD_TOKEN,
+        SIGNALBOT_DISCORD_API_URL=f"http://127.0.0.1:{fakes.discord.port}{API_PREFIX}",
+        SIGNALBOT_DISCORD_GATEWAY_URL=f"ws://127.0.0.1:{fakes.discord.port}{GATEWAY_PATH}",
+        SIGNALBOT_DISCORD_SHARD_COUNT=str(shards), SIGNALBOT_DISCORD_SHARD_IDS=str(shard),
+        SIGNALBOT_SCAN_INTERVAL="1", SIGNALBOT_LOG_LEVEL="WARNING",
+    )  # fmt: skip
+    log = log_file(folder / f"bot-{shard}-{os.urandom(3).hex()}.log")
+    process = await asyncio.create_subprocess_exec(
+        SIGNALBOT, "run", env=env, stdout=subprocess.DEVNULL, stderr=log
+    )
+    os.close(log)
+    return Bot(process)
+
+
+async def stop(bot: Bot, *, kill: bool = False) -> None:
+    if bot.process.returncode is None:
+        bot.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    await asyncio.wait_for(bot.process.wait(), 60)
+
+
+async def wait_delivered(fakes: Fakes, expected: int, within: float) -> dict[str, int]:
+    """Until every channel has a message (or ``within`` seconds): the counts by channel."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        posted = await fakes.posted()
+        if len(posted) >= expected or loop.time() > deadline:
+            return posted
+        await asyncio.sleep(0.5)
+
+
+def tally(posted: dict[str, int], plan: Plan) -> tuple[int, int]:
+    """Duplicates (messages beyond one a channel) and lost pushes (channels with none)."""
+    names = [c.channel for c in plan.channels()]
+    duplicates = sum(max(0, posted.get(n, 0) - 1) for n in names)
+    lost = sum(1 for n in names if posted.get(n, 0) == 0)
+    return duplicates, lost

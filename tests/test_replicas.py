@@ -1,0 +1,94 @@
+"""Two real ``signalbot run`` processes on one PostgreSQL database, Slack and Discord both at
+the fakes: every push goes out exactly once, within the bot's limits for the whole bot, and a
+process killed mid-push loses nothing when it comes back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.conftest import scratch_postgres
+from tests.replicas import Fakes, Plan, prepare, start_bot, stop, tally, wait_delivered
+
+# What a killed process may have sent without its record reaching the ledger: the messages
+# of its batches not yet written back (the first of 100, then up to PLAN_AHEAD + 1 of 1,000).
+DUPLICATE_BOUND = 3000
+
+
+@pytest.fixture
+def replica_url(postgres_server: str) -> Iterator[str]:
+    """A fresh PostgreSQL database of its own (PostgreSQL only: SQLite has no replicas)."""
+    with scratch_postgres(postgres_server, "replicas") as url:
+        yield url
+
+
+async def senders_by_process(url: str) -> Counter[str]:
+    """Messages recorded as sent, by the process that reserved them."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT substr(reserved_by, 1, 16), count(*) FROM sends"
+                    " WHERE state = 'sent' GROUP BY 1"
+                )
+            )
+            return Counter({token: int(n) for token, n in rows})
+    finally:
+        await engine.dispose()
+
+
+async def test_two_processes_deliver_every_push_once_within_the_bots_limits(
+    replica_url: str, tmp_path: Path
+) -> None:
+    plan = Plan(slack=9000, discord=1000, workspaces=60)
+    await prepare(replica_url, plan, datetime.now(UTC) + timedelta(seconds=8))
+    fakes = Fakes(plan, limits=True)
+    try:
+        bots = [await start_bot(replica_url, fakes, n, 2, tmp_path) for n in range(2)]
+        try:
+            await wait_delivered(fakes, len(plan.channels()), within=240)
+            await asyncio.sleep(2)  # anything more would show now
+            posted = await fakes.posted()
+            slack_429, discord_429 = await fakes.rejected()
+        finally:
+            for bot in bots:
+                await stop(bot)
+    finally:
+        fakes.close()
+    by_process = await senders_by_process(replica_url)
+    assert tally(posted, plan) == (0, 0)
+    assert discord_429.get("global", 0) == 0, discord_429
+    assert slack_429 == 0
+    assert len(by_process) == 2 and min(by_process.values()) > 2000, by_process  # both worked
+
+
+async def test_a_process_killed_mid_push_loses_nothing(replica_url: str, tmp_path: Path) -> None:
+    plan = Plan(slack=9000, discord=1000, workspaces=60)
+    await prepare(replica_url, plan, datetime.now(UTC) + timedelta(seconds=8))
+    fakes = Fakes(plan, limits=False)
+    try:
+        bots = [await start_bot(replica_url, fakes, n, 2, tmp_path) for n in range(2)]
+        try:
+            await wait_delivered(fakes, 3000, within=120)
+            await stop(bots[0], kill=True)  # SIGKILL: nothing of ours runs after it
+            assert bots[0].process.returncode == -9
+            bots[0] = await start_bot(replica_url, fakes, 0, 2, tmp_path)  # back, on its shard
+            await wait_delivered(fakes, len(plan.channels()), within=240)
+            await asyncio.sleep(2)
+            posted = await fakes.posted()
+        finally:
+            for bot in bots:
+                await stop(bot)
+    finally:
+        fakes.close()
+    duplicates, lost = tally(posted, plan)
+    assert lost == 0
+    assert duplicates <= DUPLICATE_BOUND, duplicates
