@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv run test lint typecheck bench clean
+.PHONY: venv run test lint typecheck bench env-example clean
 
 venv: $(STAMP)
 
@@ -28,6 +28,10 @@ test: lint typecheck
 
 bench: venv
 	$(BIN)/python bench/parse_render.py
+
+# deploy/signalbot.env.example is generated from the settings class (tests/test_deploy.py checks)
+env-example: venv
+	$(BIN)/python -m bot.envfile > deploy/signalbot.env.example
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

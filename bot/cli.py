@@ -25,7 +25,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from bot import operator, regions
+from bot import envfile, operator, regions
 from bot.app import Core, build_bot, build_core, make_fetcher
 from bot.config import Settings, SettingsError, load_settings
 from bot.domain import Story
@@ -46,6 +46,7 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(stories_app, name="stories")
 app.add_typer(db_app, name="db")
 app.add_typer(operator.subscriptions_app, name="subscriptions")
+app.add_typer(envfile.settings_app, name="settings")
 app.command("deliveries")(operator.deliveries)
 app.command("doctor")(operator.doctor)
 
