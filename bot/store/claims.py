@@ -75,7 +75,15 @@ class PushClaims:
         due = and_(_c.paused.is_(False), _c.next_push_at <= now, ~held)
         if platforms is not None:  # each process pushes only for the platforms it serves
             due = and_(due, _c.platform.in_(sorted(platforms)))
-        chosen = select(_c.id, literal(token), literal(now, UTCDateTime)).where(due).limit(limit)
+        # The longest due first, then in the order they were made: every claim a fair sample
+        # of what is due (by the index's order alone, one process would take one platform's
+        # pushes and sit on that platform's share of the budget while another's went idle).
+        chosen = (
+            select(_c.id, literal(token), literal(now, UTCDateTime))
+            .where(due)
+            .order_by(_c.next_push_at, _c.id)
+            .limit(limit)
+        )
         insert_ = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         statement = (
             insert_(push_claims)

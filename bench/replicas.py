@@ -1,0 +1,117 @@
+"""Replicas: two real ``signalbot run`` processes on one PostgreSQL database share 10,000 pushes
+due at once, against the fake Slack and the fake Discord each in a process of its own; then
+one process does the same work, in the same run.
+
+The fakes enforce no per-channel limits (every push has a channel of its own anyway), but the
+fake Discord keeps its 50 requests a second for the bot, so ``global_429`` says whether the two
+processes together stay under it. This machine has two cores shared with PostgreSQL and the
+fakes, so wall time cannot show scaling; the work each process did and what it cost can:
+
+- ``split``: the larger process's share of the messages sent (aim <= 0.6);
+- ``cpu_over_one``: the two processes' CPU seconds from just before the pushes were due to the
+  last message, over the one process's on the same work (aim <= 1.15);
+- ``duplicates``, ``lost`` (over both runs) and ``global_429`` (the two processes' run).
+
+Needs ``SIGNALBOT_TEST_POSTGRES_URL`` (as the tests do). Last line:
+``split=<r> cpu_over_one=<r> duplicates=<n> lost=<n> global_429=<n>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import POSTGRES_ENV, scratch_postgres  # noqa: E402
+from tests.fakes.discord import run_discord_process  # noqa: E402
+from tests.fakes.slack import run_slack_process  # noqa: E402
+from tests.fakes.web import ChildServer  # noqa: E402
+from tests.replicas import (  # noqa: E402
+    DISCORD_TOKEN,
+    GUILD,
+    Fakes,
+    Plan,
+    prepare,
+    start_bot,
+    stop,
+    tally,
+    wait_delivered,
+)
+from tests.test_replicas import senders_by_process  # noqa: E402
+
+PLAN = Plan(
+    slack=int(os.environ.get("BENCH_SLACK", "9000")),
+    discord=int(os.environ.get("BENCH_DISCORD", "1000")),
+    workspaces=60,
+)
+LEAD = 15.0  # seconds from start to due: the processes are up and beating by then
+
+
+class GlobalOnly(Fakes):
+    """The fakes with no per-channel limits, the fake Discord keeping its global 50 a second."""
+
+    def __init__(self, plan: Plan) -> None:
+        teams = [(f"T{n}", "xoxb-replicas-test-token" if n == 0 else f"xoxb-other-{n}")
+                 for n in range(plan.workspaces)]  # fmt: skip
+        self.slack = ChildServer(run_slack_process, teams, None)
+        channels = [int(c.channel) for c in plan.discord_channels()]
+        self.discord = ChildServer(run_discord_process, [(GUILD, channels)], None, (50, 1.0),
+                                   DISCORD_TOKEN)  # fmt: skip
+
+
+async def run(url: str, processes: int, folder: Path) -> dict[str, float]:
+    due = datetime.now(UTC) + timedelta(seconds=LEAD)
+    await prepare(url, PLAN, due)
+    fakes = GlobalOnly(PLAN)
+    try:
+        bots = [await start_bot(url, fakes, n, processes, folder) for n in range(processes)]
+        try:
+            await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 1))
+            cpu = [bot.cpu_seconds() for bot in bots]
+            started = time.perf_counter()
+            await wait_delivered(fakes, len(PLAN.channels()), within=600)
+            elapsed = time.perf_counter() - started
+            spent = sum(bot.cpu_seconds() - before for bot, before in zip(bots, cpu, strict=True))
+            await asyncio.sleep(2)  # a late duplicate would show now
+            posted = await fakes.posted()
+            _, discord_429 = await fakes.rejected()
+        finally:
+            for bot in bots:
+                await stop(bot)
+    finally:
+        fakes.close()
+    shares = await senders_by_process(url)
+    duplicates, lost = tally(posted, PLAN)
+    split = max(shares.values()) / max(1, sum(shares.values()))
+    print(f"{processes} process(es): {len(posted):,} channels in {elapsed:.1f} s, "
+          f"{spent:.1f} CPU s, messages by process {sorted(shares.values(), reverse=True)}, "
+          f"duplicates {duplicates}, lost {lost}, Discord 429s {discord_429 or 'none'}")  # fmt: skip
+    return {"split": split, "cpu": spent, "duplicates": duplicates, "lost": lost,
+            "global_429": discord_429.get("global", 0)}  # fmt: skip
+
+
+def main() -> None:
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        sys.exit(f"bench/replicas.py: set {POSTGRES_ENV} (a PostgreSQL server, as for the tests)")
+    with tempfile.TemporaryDirectory() as folder:
+        with scratch_postgres(base, "bench_two") as url:
+            two = asyncio.run(run(url, 2, Path(folder)))
+        with scratch_postgres(base, "bench_one") as url:
+            one = asyncio.run(run(url, 1, Path(folder)))
+    print(
+        f"split={two['split']:.2f} cpu_over_one={two['cpu'] / one['cpu']:.2f} "
+        f"duplicates={int(two['duplicates'] + one['duplicates'])} "
+        f"lost={int(two['lost'] + one['lost'])} global_429={int(two['global_429'])}"
+    )
+
+
+if __name__ == "__main__":
+    main()
