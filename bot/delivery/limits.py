@@ -48,6 +48,7 @@ CHANNEL_MARGIN = 0.06
 
 
 SHARED_MARGIN = 0.1
+HALVED_FROM = 5  # requests a half second: a smaller share keeps whole-second windows
 
 
 class Limiter:
@@ -73,11 +74,13 @@ class Limiter:
         if self.processes == 1:
             return max(1, int(per_second)), 1.0 + JITTER_MARGIN
         # Processes pace apart, so one's requests can land in the same second as a late burst
-        # of another's: a tenth of the budget is kept back, and each process sends its share
-        # in half-second windows, bursts half as large (bench/replicas.py: at an even split
-        # with whole-second windows and no margin, 2 global 429s in 1,000 requests).
-        count = per_second * (1 - SHARED_MARGIN) / self.processes / 2
-        return max(1, int(count)), 0.5 + JITTER_MARGIN
+        # of another's: a tenth of the budget is kept back, and a large share goes in
+        # half-second windows, bursts half as large (bench/replicas.py: at an even split with
+        # whole-second windows and no margin, 2 global 429s in 1,000 requests).
+        count = per_second * (1 - SHARED_MARGIN) / self.processes
+        if count >= 2 * HALVED_FROM:
+            return int(count / 2), 0.5 + JITTER_MARGIN
+        return max(1, int(count)), 1.0 + JITTER_MARGIN
 
     def share(self, processes: int) -> None:
         """Keep this process's share of the bot-wide budgets, ``processes`` delivering."""

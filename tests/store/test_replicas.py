@@ -78,8 +78,8 @@ async def test_a_share_of_the_bots_budget_paces_a_process() -> None:
         return done
 
     started = time.monotonic()
-    # the workspace's 10 a second, halved and a tenth kept back, in half seconds: 2 at once
-    assert await sends_within(0.3) == 2, time.monotonic() - started
+    # the workspace's 10 a second, halved and a tenth kept back: 4 in the first second
+    assert await sends_within(0.5) == 4, time.monotonic() - started
     limiter.share(1)  # the other process left: the whole budget again, windows already made
     assert (limiter.global_window.count, limiter.global_window.window) == (40, 1.03)
     assert (limiter._workspaces["g"].count, limiter._workspaces["g"].window) == (10, 1.03)
