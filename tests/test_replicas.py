@@ -18,8 +18,9 @@ from tests.conftest import scratch_postgres
 from tests.replicas import Fakes, Plan, prepare, start_bot, stop, tally, wait_delivered
 
 # What a killed process may have sent without its record reaching the ledger: the messages
-# of its batches not yet written back (the first of 100, then up to PLAN_AHEAD + 1 of 1,000).
-DUPLICATE_BOUND = 3000
+# its 64 senders had in flight, and those sent in the last SETTLE_EVERY (0.1 s), at this
+# machine's pace (seen: 1, 1).
+DUPLICATE_BOUND = 100
 
 
 @pytest.fixture
@@ -90,5 +91,6 @@ async def test_a_process_killed_mid_push_loses_nothing(replica_url: str, tmp_pat
     finally:
         fakes.close()
     duplicates, lost = tally(posted, plan)
+    print(f"killed mid-push: {duplicates} duplicates, {lost} lost")
     assert lost == 0
     assert duplicates <= DUPLICATE_BOUND, duplicates

@@ -29,6 +29,8 @@ MAX_CLAIM = 20000
 # Batches planned (stories reserved) before the senders reach them: enough that a planning
 # step held up behind a write-back never leaves the senders idle.
 PLAN_AHEAD = 2
+# How often what was sent is recorded in the ledger ahead of its batch's write-back.
+SETTLE_EVERY = 0.1
 
 
 @dataclass
@@ -91,6 +93,7 @@ class DueScan:
         self.made = Made()
         self.refusals = Refusals()  # channels and workspaces refused for good in this scan
         self.pausing = Pausing()  # subscriptions paused in this scan: one notice a channel
+        self.unsettled: list[tuple[int, str | None]] = []  # sent, not yet in the ledger
 
     async def run(self) -> list[PushOutcome]:
         """Claim every due push and deliver them all.
@@ -124,6 +127,7 @@ class DueScan:
             asyncio.ensure_future(self._sender(queue))
             for _ in range(self.concurrency if more else min(self.concurrency, len(claimed)))
         ]
+        settling = asyncio.ensure_future(self._settle_as_sent())
         written: list[asyncio.Task[list[PushOutcome]]] = []
         try:
             ahead: deque[Batch] = deque()
@@ -137,7 +141,7 @@ class DueScan:
                     batch.done.set()
                 written.append(asyncio.ensure_future(self._write_back(batch, now)))
                 if more and not self.in_flight.closing:  # stopping: claim nothing more
-                    size = min(limit - taken, next(steps, self.batch))
+                    size = min(limit - taken, next(steps, self.batch) or self.batch)
                     got = await self._claim(now, size)
                     taken += len(got)
                     more = taken < limit and len(got) == size
@@ -146,13 +150,15 @@ class DueScan:
                 if len(ahead) > PLAN_AHEAD:  # plan no further ahead of the senders than this
                     await ahead.popleft().drained.wait()
         except asyncio.CancelledError:
-            _cancel(senders, written)
+            _cancel(senders, written, [settling])
             raise
         except Exception:  # planning failed: what is queued still goes out and is written back
             await self._wind_down(queue, senders, written)
+            _cancel([settling])
             self.outcomes.notify(self.pausing)
             raise
         finished = await self._wind_down(queue, senders, written)
+        _cancel([settling])
         self.outcomes.notify(self.pausing)
         return [outcome for outcomes in finished for outcome in outcomes]
 
@@ -185,7 +191,10 @@ class DueScan:
             if not batch.untaken:
                 batch.drained.set()
             try:
-                batch.results[index] = await attempt(message, refusals)
+                batch.results[index] = result = await attempt(message, refusals)
+                push = batch.pushes[index]
+                if result[0] == "sent" and push.group.first:  # it holds stories in the ledger
+                    self.unsettled.append((push.sub_id, result[2]))
             except Exception as error:  # never leave a batch waiting for its write-back
                 log.exception("sending to %s failed", message.channel)
                 batch.results[index] = (
@@ -196,6 +205,23 @@ class DueScan:
             batch.unsent -= 1
             if not batch.unsent:
                 batch.done.set()
+
+    async def _settle_as_sent(self) -> None:
+        """Record what was sent every :data:`SETTLE_EVERY`, ahead of its batch's write-back:
+        a process killed mid-push then leaves few messages whose record did not reach the
+        ledger (they go out again once another process takes its pushes over)."""
+        while True:
+            await asyncio.sleep(SETTLE_EVERY)
+            if not self.unsettled:
+                continue
+            sent, self.unsettled = self.unsettled, []
+            try:
+                async with self.ledger.writing:
+                    await self.ledger.ledger.settle(
+                        token=self.reservation, sent=sent, released=[], at=self.clock.now()
+                    )
+            except Exception:  # the batch's write-back records them all the same
+                log.warning("recording sent messages early failed", exc_info=True)
 
     async def _claim(self, now: datetime, limit: int) -> list[int]:
         async with self.ledger.writing:  # a claim is a write: it queues behind the process's own
