@@ -110,8 +110,13 @@ class Settings(BaseSettings):
     )
     scan_interval: float = Field(5.0, gt=0, le=60, description="Seconds between due-scans")
     feed_interval: float = Field(300.0, ge=30, description="Seconds between feed polls")
+    ledger_retention: timedelta = Field(
+        timedelta(days=90),
+        description="How long the ledger keeps what was delivered (pruned hourly, never a "
+        "story a push could still choose): seconds or P90D",
+    )
 
-    @field_validator("catch_up_grace", mode="before")
+    @field_validator("catch_up_grace", "ledger_retention", mode="before")
     @classmethod
     def _seconds(cls, value: Any) -> Any:
         if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value.strip()):
@@ -123,6 +128,13 @@ class Settings(BaseSettings):
     def _not_negative(cls, value: timedelta) -> timedelta:
         if value < timedelta(0):
             raise ValueError("must not be negative (seconds, or a duration like PT6H)")
+        return value
+
+    @field_validator("ledger_retention")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive (seconds, or a duration like P90D)")
         return value
 
     @field_validator("database_url")

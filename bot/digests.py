@@ -17,7 +17,7 @@ from bot.domain import Story, Subscription
 from bot.render.model import Digest, StoryCard, build_digest, card_from_story
 from bot.schedule import local_day
 from bot.store.ledger import DeliveryLedger, ledger_key
-from bot.store.stories import StoryStore
+from bot.store.stories import LATE_ARRIVAL_WINDOW, StoryStore
 
 FIRST_PUSH_WINDOW = timedelta(hours=24)
 DIGEST_STORY_CAP = 25  # a digest holds at most this many stories (newest first)
@@ -26,6 +26,16 @@ DIGEST_STORY_CAP = 25  # a digest holds at most this many stories (newest first)
 def digest_since(sub: Subscription, now: datetime) -> datetime:
     """Where a subscription's next digest starts: its last push, or a day back."""
     return sub.last_push_at or (now - FIRST_PUSH_WINDOW)
+
+
+def open_since(now: datetime, grace: timedelta) -> datetime:
+    """The oldest time a story may have been published, or first stored, and still be chosen
+    from ``now`` on by a subscription that has not pushed yet (its first push looks back
+    :data:`FIRST_PUSH_WINDOW`, and :data:`LATE_ARRIVAL_WINDOW` further for a story stored
+    late: see :meth:`StoryStore.for_digest`) or by an alert after a restart (stories stored
+    within the catch-up ``grace``). A subscription that has pushed looks back to its last
+    push: the ledger reads those windows itself when it prunes (``DeliveryLedger.prune``)."""
+    return now - max(FIRST_PUSH_WINDOW + LATE_ARRIVAL_WINDOW, grace)
 
 
 Windows = dict[tuple[frozenset[str], datetime], list[Story]]

@@ -18,11 +18,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[impo
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import DeliveryEngine, PushOutcome
+from bot.digests import open_since
 from bot.domain import Story
 from bot.ingest.fetch import Fetcher
 from bot.ingest.sources import read_source
 from bot.metrics import INGESTED
 from bot.store.events import EventLog
+from bot.store.ledger import Pruned
 from bot.store.state import Replicas
 from bot.store.stories import StoryStore
 
@@ -98,6 +100,10 @@ class BotService:
         self.scheduler.add_job(
             self.tidy, "interval", seconds=TIDY_INTERVAL.total_seconds(), id="tidy",
             max_instances=1, coalesce=True, misfire_grace_time=None,
+        )  # fmt: skip
+        self.scheduler.add_job(
+            self.prune_ledger, "interval", seconds=TIDY_INTERVAL.total_seconds(),
+            id="ledger-retention", max_instances=1, coalesce=True, misfire_grace_time=None,
         )  # fmt: skip
         self.scheduler.start()
 
@@ -183,6 +189,28 @@ class BotService:
         except Exception:  # the next run tries again; the job must keep running
             log.exception("tidying the event log failed")
             return 0
+
+    async def prune_ledger(self) -> Pruned:
+        """Forget the deliveries older than the ledger retention, in small transactions:
+        never a message in flight, nor a story a push or an alert could still choose (see
+        :meth:`DeliveryLedger.prune`); how many went is logged."""
+        now = self.clock.now()
+        before = now - self.settings.ledger_retention
+        keep = open_since(now, self.settings.catch_up_grace)
+        if self._watermark is not None:  # alerts of stories stored since then may yet go
+            keep = min(keep, self._watermark)
+        delivery = self.delivery
+        try:
+            pruned = await delivery.ledger.prune(
+                older_than=before, keep_stories_since=keep, writing=delivery.push_ledger.writing
+            )
+        except Exception:  # the next run tries again; the job must keep running
+            log.exception("pruning the delivery ledger failed")
+            return Pruned(0, 0)
+        if pruned.stories or pruned.messages:
+            log.info("ledger retention: forgot %d delivered stories in %d messages sent before %s",
+                     pruned.stories, pruned.messages, f"{before:%Y-%m-%d %H:%M} UTC")  # fmt: skip
+        return pruned
 
     async def stop(self) -> None:
         """Stop the jobs and let deliveries under way finish (SIGTERM).

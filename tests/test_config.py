@@ -15,6 +15,9 @@ BAD = [
     ("SIGNALBOT_SCAN_INTERVAL", "-1", "greater than 0"),
     ("SIGNALBOT_FEED_INTERVAL", "often", "valid number"),
     ("SIGNALBOT_CATCH_UP_GRACE", "-60", "must not be negative"),
+    ("SIGNALBOT_LEDGER_RETENTION", "0", "must be positive"),
+    ("SIGNALBOT_LEDGER_RETENTION", "-PT1H", "must be positive"),
+    ("SIGNALBOT_LEDGER_RETENTION", "ninety days", "valid timedelta"),
     ("SIGNALBOT_FETCH_RETRIES", "99", "less than or equal to 10"),
     ("SIGNALBOT_DATABASE_URL", "mysql://root@localhost/db", "unsupported database"),
     ("SIGNALBOT_DATABASE_URL", "::nonsense::", "not a database URL"),
@@ -62,6 +65,10 @@ def test_good_settings_are_read_and_normalised(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SIGNALBOT_CATCH_UP_GRACE", "90")
     settings = load_settings(_env_file=None)
     assert settings.log_level == "DEBUG" and settings.catch_up_grace == timedelta(seconds=90)
+    assert settings.ledger_retention == timedelta(days=90)  # the default
+    for given, retention in (("86400", timedelta(days=1)), ("P30D", timedelta(days=30))):
+        monkeypatch.setenv("SIGNALBOT_LEDGER_RETENTION", given)
+        assert load_settings(_env_file=None).ledger_retention == retention
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.console import ConsoleSender
-from bot.app import Core, build_bot, build_core
+from bot.app import Core, build_bot
 from bot.clock import FrozenClock
 from bot.delivery import (
     CLAIM_LEASE,
@@ -39,7 +40,7 @@ from bot.store.stories import StoryStore
 from bot.store.subscriptions import SubscriptionStore
 from bot.store.tables import push_claims
 from tests.adapters.console_session import session
-from tests.conftest import settings_for
+from tests.conftest import started_core
 from tests.fakes.platform import FakePlatform, HttpSender, serve_platform
 from tests.fakes.web import FakeSite, serve
 
@@ -647,20 +648,20 @@ async def test_send_now_tries_a_lost_channel_once_for_all_its_regions(engine: As
         assert after is not None and after.failures == 1 and not after.paused
 
 
-async def test_feeds_are_polled_with_conditional_gets(sqlite_url: str) -> None:
+async def test_feeds_are_polled_with_conditional_gets(database_url: str) -> None:
     clock = FrozenClock(datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
     site = FakeSite()
     item = "<item><title>{t}</title><link>https://example.org/{n}</link><category>Africa</category></item>"
     feed = (
         '<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>{items}</channel></rss>'
     )
-    async with serve(site):
+    async with serve(site), AsyncExitStack() as stack:
         route = site.add("/feed.xml", feed.format(items=item.format(t="First", n=1)),
                          content_type="application/rss+xml")  # fmt: skip
-        core = build_core(
-            settings_for(sqlite_url, feeds=f"http://127.0.0.1:{site.port}/feed.xml"), clock=clock
-        )
-        await core.start()
+        core = await stack.enter_async_context(
+            started_core(database_url, clock, samples=False,
+                         feeds=f"http://127.0.0.1:{site.port}/feed.xml")
+        )  # fmt: skip
         printed: list[str] = []
         service = build_bot(
             core,
@@ -680,7 +681,6 @@ async def test_feeds_are_polled_with_conditional_gets(sqlite_url: str) -> None:
             third = await service.poll_feeds()
         finally:
             await service.stop()
-            await core.close()
     assert [s.title for s in first] == ["First"]
     assert again == []
     assert [s.title for s in third] == ["Second"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, NamedTuple
 
 from sqlalchemy import BindParameter, and_, bindparam, func, select, text
@@ -14,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.domain import ChannelRef
 from bot.store.db import write
 from bot.store.rows import JsonRows
+from bot.store.stories import LATE_ARRIVAL_WINDOW
 from bot.store.tables import UTCDateTime, deliveries, sends, subscriptions
 
 LedgerKey = tuple[str, str, str, str]  # platform, workspace, channel, story id
@@ -43,6 +47,14 @@ class SentMessage(NamedTuple):
     region: str | None  # its subscription's (None once that is gone)
     stories: int
     message_id: str | None  # the platform's
+
+
+class Pruned(NamedTuple):
+    """What :meth:`DeliveryLedger.prune` deleted: delivered stories, and the messages that
+    carried them once none of their stories was left."""
+
+    stories: int
+    messages: int
 
 
 @dataclass(frozen=True)
@@ -360,3 +372,83 @@ class DeliveryLedger:
                     )
                 ).scalar_one()
             )
+
+    async def prune(
+        self,
+        *,
+        older_than: datetime,
+        keep_stories_since: datetime,
+        batch: int = 1000,
+        writing: asyncio.Lock | None = None,
+    ) -> Pruned:
+        """Delete what the ledger holds of messages sent before ``older_than``, a transaction
+        at a time of at most ``batch`` stories, so the other writes never wait long (each
+        transaction holds ``writing`` when given: the process's own writers queue there
+        between them, not in SQLite's busy handler).
+
+        Never a message in flight (``pending``), and never a story a push could still choose,
+        whose deletion would let it go to the channel again:
+
+        - a story published, or first stored, since ``keep_stories_since``: the caller's
+          oldest time a new subscription's first push, or an alert, could still reach (see
+          :func:`bot.digests.open_since`);
+        - a story inside the window of a subscription of the channel it went to: its last
+          push onwards, and :data:`LATE_ARRIVAL_WINDOW` before that (what
+          :meth:`StoryStore.for_digest` gives it). Whatever its regions, filters or pause (it
+          may be resumed, and its window starts where it was).
+
+        A story the store no longer has can be chosen by nobody. A message goes once the last
+        of its stories went. Each batch takes up at the message the last one stopped in.
+        """
+        if batch < 1:
+            raise ValueError(f"prune a batch of at least one story, not {batch}")
+        if self._json.postgres:
+            late = f"interval '{int(LATE_ARRIVAL_WINDOW.total_seconds())} seconds'"
+        else:  # microseconds since the epoch (see UTCDateTime)
+            late = str(LATE_ARRIVAL_WINDOW // timedelta(microseconds=1))
+        chosen = (
+            "SELECT d.platform, d.workspace, d.channel, d.story_id"
+            f" FROM sends AS o JOIN deliveries AS d ON {_ITS_DELIVERY}"
+            " WHERE o.id >= :after AND o.state = 'sent' AND o.at < :older_than"
+            " AND NOT EXISTS (SELECT 1 FROM stories AS s WHERE s.id = d.story_id AND"
+            " (s.sort_at >= :keep OR s.ingested_at >= :keep OR EXISTS (SELECT 1"
+            " FROM subscriptions AS u WHERE u.platform = d.platform"
+            " AND u.workspace = d.workspace AND u.channel = d.channel"
+            f" AND u.last_push_at <= s.sort_at + {late})))"
+            " ORDER BY o.id LIMIT :batch"
+        )
+        take = text(
+            "DELETE FROM deliveries WHERE (platform, workspace, channel, story_id)"
+            f" IN ({chosen}) RETURNING send_id"
+        ).bindparams(
+            bindparam("older_than", older_than, UTCDateTime),
+            bindparam("keep", keep_stories_since, UTCDateTime),
+            bindparam("batch", batch),
+        )
+        emptied = self._json.values("sends", "n", "bigint")
+        # its channel's part of the key, then the send: as _ITS_DELIVERY
+        empty = text(
+            "DELETE FROM sends WHERE sends.state = 'sent' AND sends.id IN"
+            f" (SELECT n.value FROM {emptied}) AND NOT EXISTS (SELECT 1 FROM deliveries AS d"
+            " WHERE d.platform = sends.platform AND d.workspace = sends.workspace"
+            " AND d.channel = sends.channel AND d.send_id = sends.id)"
+        )
+
+        async def one_batch(after: int, conn: AsyncConnection) -> tuple[list[int], int]:
+            """One transaction: up to ``batch`` stories of messages from ``after`` on, then
+            the messages left without a story; their send ids, and how many messages."""
+            gone = [int(i) for i in (await conn.execute(take, {"after": after})).scalars()]
+            if not gone:
+                return gone, 0
+            result = await conn.execute(empty, {"sends": json.dumps(sorted(set(gone)))})
+            return gone, result.rowcount
+
+        stories = messages = after = 0
+        while True:
+            async with writing or contextlib.nullcontext():
+                gone, emptied_now = await write(self.engine, partial(one_batch, after))
+            stories += len(gone)
+            messages += emptied_now
+            if len(gone) < batch:
+                return Pruned(stories, messages)
+            after = max(gone)  # the rest of that message's stories, and later messages

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -12,15 +13,24 @@ import pytest
 
 from adapters.slack import SlackAdapter, SlackSender, installation_store, tokens_from, web_client
 from bot.app import Core, build_bot
+from bot.clock import FrozenClock
 from bot.domain import ChannelRef
 from bot.lifecycle import scope_reason
 from bot.platform import DeliveryError, Notice, Outgoing
 from bot.web import WebServer
 from tests.adapters.slack.conftest import SECRET, SlackWorld
-from tests.conftest import settings_for
+from tests.conftest import settings_for, started_core
 from tests.fakes.slack import FakeSlack, serve_slack
 
 COOKIE = "slack-app-oauth-state"
+
+
+
+@pytest.fixture
+async def core(database_url: str, clock: FrozenClock) -> AsyncIterator[Core]:
+    """The installations are kept in our own tables: on SQLite and on PostgreSQL."""
+    async with started_core(database_url, clock) as started:
+        yield started
 
 
 async def install(session: aiohttp.ClientSession, base: str, code: str) -> int:
