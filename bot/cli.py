@@ -519,6 +519,28 @@ def db_upgrade() -> None:
     out.print("Database upgraded." if changed else "Database already up to date.")
 
 
+@db_app.command("downgrade")
+def db_downgrade() -> None:
+    """Undo the newest migration (to go back to the previous signalbot; stop every process
+    first)."""
+    settings = _settings()
+
+    async def downgrade() -> str | None:
+        from bot.store import db
+
+        engine = db.create_engine(settings.database_url)
+        try:
+            return await db.downgrade_one(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        now_at = _run(downgrade)
+    except ValueError as error:
+        _fail(f"SIGNALBOT_DATABASE_URL: {error}")
+    out.print(f"Database downgraded to {now_at or 'empty (no migration)'}.")
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

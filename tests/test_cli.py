@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, SEED, SIGNALBOT, command_env
+from tests.conftest import FIXTURES, ROOT, SEED, SIGNALBOT, command_env
 
 GOOD_PAGES = [
     "01_signals_order_a.txt",
@@ -157,3 +157,14 @@ def test_db_upgrade_then_up_to_date(tmp_path: Path) -> None:
     db = tmp_path / "fresh" / "bot.db"
     assert run("db", "upgrade", db=db).stdout.strip() == "Database upgraded."
     assert run("db", "upgrade", db=db).stdout.strip() == "Database already up to date."
+
+
+def test_db_downgrade_undoes_the_newest_migration_and_upgrade_puts_it_back(tmp_path: Path) -> None:
+    db = tmp_path / "bot.db"
+    run("db", "upgrade", db=db)
+    head = sorted((ROOT / "bot" / "store" / "migrations" / "versions").glob("0*.py"))
+    newest, previous = head[-1].name[:4], head[-2].name[:4]
+    down = run("db", "downgrade", db=db)
+    assert down.stdout.strip() == f"Database downgraded to {previous}.", down.stderr
+    assert run("db", "upgrade", db=db).stdout.strip() == "Database upgraded."
+    assert newest != previous

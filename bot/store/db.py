@@ -155,6 +155,20 @@ async def upgrade(engine: AsyncEngine) -> bool:
     return True
 
 
+async def downgrade_one(engine: AsyncEngine) -> str | None:
+    """Undo the newest migration applied; the revision the database is at afterwards (None:
+    empty). Raises ValueError when nothing is applied."""
+
+    def step_down(connection: Connection) -> str | None:
+        if MigrationContext.configure(connection).get_current_revision() is None:
+            raise ValueError("no migration is applied: nothing to undo")
+        command.downgrade(alembic_config(connection), "-1")
+        return MigrationContext.configure(connection).get_current_revision()
+
+    async with engine.begin() as connection:
+        return await connection.run_sync(step_down)
+
+
 @dataclass(frozen=True)
 class MigrationState:
     """Where a database stands against this code's migrations (see :func:`migration_state`)."""
