@@ -215,11 +215,15 @@ class DueScan:
             if not self.unsettled:
                 continue
             sent, self.unsettled = self.unsettled, []
+            record = self.ledger.ledger.settle(
+                token=self.reservation, sent=sent, released=[], at=self.clock.now()
+            )
             try:
-                async with self.ledger.writing:
-                    await self.ledger.ledger.settle(
-                        token=self.reservation, sent=sent, released=[], at=self.clock.now()
-                    )
+                if self.ledger.ledger.engine.dialect.name == "postgresql":
+                    await record  # row locks suffice: it waits for no other write of ours
+                else:
+                    async with self.ledger.writing:  # SQLite: one writer at a time
+                        await record
             except Exception:  # the batch's write-back records them all the same
                 log.warning("recording sent messages early failed", exc_info=True)
 
