@@ -29,8 +29,9 @@ MAX_CLAIM = 20000
 # Batches planned (stories reserved) before the senders reach them: enough that a planning
 # step held up behind a write-back never leaves the senders idle.
 PLAN_AHEAD = 2
-# How often what was sent is recorded in the ledger ahead of its batch's write-back.
-SETTLE_EVERY = 0.1
+# When what was sent is recorded in the ledger, ahead of its batch's write-back.
+SETTLE_EVERY = 0.25
+SETTLE_AT = 32
 
 
 @dataclass
@@ -207,13 +208,18 @@ class DueScan:
                 batch.done.set()
 
     async def _settle_as_sent(self) -> None:
-        """Record what was sent every :data:`SETTLE_EVERY`, ahead of its batch's write-back:
+        """Record what was sent every :data:`SETTLE_AT` messages or :data:`SETTLE_EVERY`
+        (what comes first), ahead of its batch's write-back (as many records for the same
+        messages whatever the number of processes):
         a process killed mid-push then leaves few messages whose record did not reach the
         ledger (they go out again once another process takes its pushes over)."""
+        waited = 0.0
         while True:
-            await asyncio.sleep(SETTLE_EVERY)
-            if not self.unsettled:
+            await asyncio.sleep(SETTLE_EVERY / 4)
+            waited += SETTLE_EVERY / 4
+            if len(self.unsettled) < SETTLE_AT and (waited < SETTLE_EVERY or not self.unsettled):
                 continue
+            waited = 0.0
             sent, self.unsettled = self.unsettled, []
             record = self.ledger.ledger.settle(
                 token=self.reservation, sent=sent, released=[], at=self.clock.now()
