@@ -353,6 +353,26 @@ async def _nothing_wrong() -> str | None:
     return None
 
 
+def _platform_doctors() -> operator.Doctors:
+    """The adapters' checks for ``signalbot doctor`` (the CLI starts the adapters; nothing
+    else in bot/ knows them), or why one cannot be imported."""
+    slack: operator.SlackDoctor | ImportError
+    discord: operator.DiscordDoctor | ImportError
+    try:
+        from adapters.slack import doctor as slack_doctor
+
+        slack = slack_doctor
+    except ImportError as error:
+        slack = error
+    try:
+        from adapters.discord import doctor as discord_doctor
+
+        discord = discord_doctor
+    except ImportError as error:
+        discord = error
+    return operator.Doctors(slack, discord)
+
+
 def _say(settings: Settings, line: str) -> None:
     """What the running bot tells its operator: a line of its own, or with JSON logs, a log
     entry like every other line."""

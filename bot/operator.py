@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypeVar
 
 import typer
 from rich.table import Table
@@ -717,15 +717,41 @@ def _missing_extra(name: str, error: ImportError) -> Check:
                                f"pip install 'signalbot[{name}]'")  # fmt: skip
 
 
-async def _slack(settings: Settings, engine: AsyncEngine | None) -> list[Check]:
+class SlackDoctor(Protocol):
+    """What ``adapters.slack.doctor`` answers (the CLI hands it over: bot/ knows no adapter)."""
+
+    async def identify(self, token: str, api_url: str) -> tuple[str, str]: ...
+
+    async def app_token_accepted(self, app_token: str, api_url: str) -> tuple[str, str]: ...
+
+    async def installed_bots(
+        self, engine: AsyncEngine, client_id: str
+    ) -> list[tuple[str, str, str]]: ...
+
+
+class DiscordDoctor(Protocol):
+    """What ``adapters.discord.doctor`` answers."""
+
+    async def identify(self, token: str, api_url: str) -> tuple[str, str]: ...
+
+
+@dataclass(frozen=True)
+class Doctors:
+    """Each platform's checks, or why its adapter could not be imported (its extra missing)."""
+
+    slack: SlackDoctor | ImportError
+    discord: DiscordDoctor | ImportError
+
+
+async def _slack(
+    settings: Settings, engine: AsyncEngine | None, doctor: SlackDoctor | ImportError
+) -> list[Check]:
     mode = settings.slack_mode
     if mode is None:
         return [Check("skip", "slack", "not configured (no SIGNALBOT_SLACK_BOT_TOKEN or "
                                        "SIGNALBOT_SLACK_CLIENT_ID)")]  # fmt: skip
-    try:
-        from adapters.slack import doctor
-    except ImportError as error:
-        return [_missing_extra("slack", error)]
+    if isinstance(doctor, ImportError):
+        return [_missing_extra("slack", doctor)]
     api = settings.slack_api_url
     url_setting = "SIGNALBOT_SLACK_API_URL"
     if settings.slack_bot_token is not None:  # one workspace
@@ -771,13 +797,11 @@ async def _slack(settings: Settings, engine: AsyncEngine | None) -> list[Check]:
     return refused or [Check("ok", "slack", every)]
 
 
-async def _discord(settings: Settings) -> list[Check]:
+async def _discord(settings: Settings, doctor: DiscordDoctor | ImportError) -> list[Check]:
     if settings.discord_token is None:
         return [Check("skip", "discord", "not configured (no SIGNALBOT_DISCORD_TOKEN)")]
-    try:
-        from adapters.discord import doctor
-    except ImportError as error:
-        return [_missing_extra("discord", error)]
+    if isinstance(doctor, ImportError):
+        return [_missing_extra("discord", doctor)]
     verdict, said = await doctor.identify(
         settings.discord_token.get_secret_value(), settings.discord_api_url
     )
@@ -793,7 +817,7 @@ async def _guarded(name: str, work: Awaitable[T]) -> T | list[Check]:
         return [Check("FAIL", name, f"the check itself failed: {type(error).__name__}: {error}")]
 
 
-async def examine(settings: Settings) -> list[Check]:
+async def examine(settings: Settings, doctors: Doctors) -> list[Check]:
     """Every check of ``signalbot doctor``, in the order printed."""
     checks = [Check("ok", "settings", _describe_settings(settings))]
     database = await _guarded("database", _database(settings))
@@ -805,7 +829,8 @@ async def examine(settings: Settings) -> list[Check]:
         checks += database
     try:
         for lines in await asyncio.gather(
-            _guarded("slack", _slack(settings, engine)), _guarded("discord", _discord(settings))
+            _guarded("slack", _slack(settings, engine, doctors.slack)),
+            _guarded("discord", _discord(settings, doctors.discord)),
         ):
             checks += lines
     finally:
@@ -830,7 +855,7 @@ def doctor() -> None:
 
     One line each: ok, or what is wrong. Exits 1 when anything is wrong.
     """
-    from bot.cli import _run, out
+    from bot.cli import _platform_doctors, _run, out
     from bot.config import SettingsError, load_settings
 
     try:
@@ -839,7 +864,8 @@ def doctor() -> None:
         out.print(f"FAIL  {'settings':<10}  {error}", markup=False)
         out.print("1 problem found: the other checks need the settings.")
         raise typer.Exit(1) from None
-    checks = _run(lambda: examine(settings))
+    doctors = _platform_doctors()
+    checks = _run(lambda: examine(settings, doctors))
     secrets = _secrets(settings)
     for check in checks:
         line = f"{check.status:<4}  {check.name:<10}  {check.detail}"

@@ -56,9 +56,7 @@ def test_the_source_was_read() -> None:
 @pytest.mark.parametrize("module", [m for m in GRAPH if under(m, "bot")])
 def test_the_core_never_imports_a_platform(module: str) -> None:
     assert offending(module, *PLATFORM_LIBRARIES) == []
-    # the CLI starts the adapters, and its doctor asks them to check the tokens; nothing else
-    # in bot/ knows them
-    if module not in ("bot.cli", "bot.operator"):
+    if module != "bot.cli":  # the CLI starts the adapters; nothing else in bot/ knows them
         assert offending(module, "adapters") == []
 
 
