@@ -26,29 +26,13 @@ import os
 import statistics
 import sys
 import tempfile
-import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import POSTGRES_ENV, scratch_postgres  # noqa: E402
-from tests.fakes.discord import run_discord_process  # noqa: E402
-from tests.fakes.slack import run_slack_process  # noqa: E402
-from tests.fakes.web import ChildServer  # noqa: E402
-from tests.replicas import (  # noqa: E402
-    DISCORD_TOKEN,
-    GUILD,
-    Fakes,
-    Plan,
-    prepare,
-    start_bot,
-    stop,
-    tally,
-    wait_delivered,
-)
-from tests.test_replicas import senders_by_process  # noqa: E402
+from tests.replicas import Fakes, Plan, deliver, tally  # noqa: E402
 
 PLAN = Plan(
     slack=int(os.environ.get("BENCH_SLACK", "9000")),
@@ -59,48 +43,21 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 LEAD = 15.0  # seconds from start to due: the processes are up and beating by then
 
 
-class GlobalOnly(Fakes):
-    """The fakes with no per-channel limits, the fake Discord keeping its global 50 a second."""
-
-    def __init__(self, plan: Plan) -> None:
-        teams = [(f"T{n}", "xoxb-replicas-test-token" if n == 0 else f"xoxb-other-{n}")
-                 for n in range(plan.workspaces)]  # fmt: skip
-        self.slack = ChildServer(run_slack_process, teams, None)
-        channels = [int(c.channel) for c in plan.discord_channels()]
-        self.discord = ChildServer(run_discord_process, [(GUILD, channels)], None, (50, 1.0),
-                                   DISCORD_TOKEN)  # fmt: skip
-
-
 async def run(url: str, processes: int, folder: Path) -> dict[str, float]:
-    due = datetime.now(UTC) + timedelta(seconds=LEAD)
-    await prepare(url, PLAN, due)
-    fakes = GlobalOnly(PLAN)
+    fakes = Fakes(PLAN, channel_limits=False, global_limit=True)
     try:
-        bots = [await start_bot(url, fakes, n, processes, folder) for n in range(processes)]
-        try:
-            await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 1))
-            cpu = [bot.cpu_seconds() for bot in bots]
-            started = time.perf_counter()
-            await wait_delivered(fakes, len(PLAN.channels()), within=600)
-            elapsed = time.perf_counter() - started
-            spent = sum(bot.cpu_seconds() - before for bot, before in zip(bots, cpu, strict=True))
-            await asyncio.sleep(2)  # a late duplicate would show now
-            posted = await fakes.posted()
-            _, discord_429 = await fakes.rejected()
-        finally:
-            for bot in bots:
-                await stop(bot)
+        done = await deliver(url, PLAN, fakes, processes, folder, lead=LEAD)
     finally:
         fakes.close()
-    shares = await senders_by_process(url)
-    duplicates, lost = tally(posted, PLAN)
+    shares = done.by_process
+    duplicates, lost = tally(done.seen.posted, PLAN)
     split = max(shares.values()) / max(1, sum(shares.values()))
     by_process = sorted(shares.values(), reverse=True)
-    print(f"{processes} process(es): {len(posted):,} channels in {elapsed:.1f} s, "
-          f"{spent:.1f} CPU s, messages by process {by_process}, duplicates {duplicates}, "
-          f"lost {lost}, Discord 429s {discord_429 or 'none'}")  # fmt: skip
-    return {"split": split, "cpu": spent, "duplicates": duplicates, "lost": lost,
-            "global_429": discord_429.get("global", 0)}  # fmt: skip
+    print(f"{processes} process(es): {len(done.seen.posted):,} channels in {done.elapsed:.1f} s, "
+          f"{done.cpu:.1f} CPU s, messages by process {by_process}, duplicates {duplicates}, "
+          f"lost {lost}, Discord 429s {done.seen.discord_429 or 'none'}")  # fmt: skip
+    return {"split": split, "cpu": done.cpu, "duplicates": duplicates, "lost": lost,
+            "global_429": done.seen.discord_429.get("global", 0)}  # fmt: skip
 
 
 def main() -> None:

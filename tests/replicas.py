@@ -12,9 +12,14 @@ import asyncio
 import os
 import signal
 import subprocess
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from time import perf_counter
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.app import build_core
 from bot.config import Settings
@@ -86,41 +91,48 @@ async def prepare(url: str, plan: Plan, due: datetime) -> None:
 
 
 class Fakes:
-    """The fake Slack and Discord, each in its own process; their limits as given."""
+    """The fake Slack and Discord, each in its own process: with ``channel_limits``, Slack's one
+    message a second and Discord's five in five seconds per channel; with ``global_limit``,
+    Discord's 50 requests a second for the bot."""
 
-    def __init__(self, plan: Plan, *, limits: bool) -> None:
+    def __init__(self, plan: Plan, *, channel_limits: bool, global_limit: bool) -> None:
         teams = [(f"T{n}", SLACK_TOKEN if n == 0 else f"xoxb-other-{n}")
                  for n in range(plan.workspaces)]  # fmt: skip
-        self.slack = ChildServer(run_slack_process, teams, (1, 1.0) if limits else None)
+        self.slack = ChildServer(run_slack_process, teams, (1, 1.0) if channel_limits else None)
         channels = [int(c.channel) for c in plan.discord_channels()]
         self.discord = ChildServer(
-            run_discord_process, [(GUILD, channels)], (5, 5.0) if limits else None,
-            (50, 1.0) if limits else None, DISCORD_TOKEN,
+            run_discord_process, [(GUILD, channels)], (5, 5.0) if channel_limits else None,
+            (50, 1.0) if global_limit else None, DISCORD_TOKEN,
         )  # fmt: skip
 
-    async def posted(self) -> dict[str, int]:
-        """Messages by channel, both platforms."""
+    async def stats(self) -> Seen:
         slack, discord = await self.slack.call("GET", "/stats"), await self.discord.call(
             "GET", "/stats"
         )
-        return {**slack["posted"], **discord["posted"]}
-
-    async def rejected(self) -> tuple[int, dict[str, int]]:
-        """429s: Slack's (per channel), Discord's by scope."""
-        slack, discord = await self.slack.call("GET", "/stats"), await self.discord.call(
-            "GET", "/stats"
+        return Seen(
+            {**slack["posted"], **discord["posted"]},
+            int(slack["rejected_429"]),
+            dict(discord["rejected_429"]),
         )
-        return int(slack["rejected_429"]), dict(discord["rejected_429"])
 
     def close(self) -> None:
         self.slack.close()
         self.discord.close()
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What the fakes saw: messages by channel (both platforms), Slack's 429s, Discord's by
+    scope."""
+
+    posted: dict[str, int]
+    slack_429: int
+    discord_429: dict[str, int]
+
+
 @dataclass
 class Bot:
     process: asyncio.subprocess.Process
-    log: list[str] = field(default_factory=list)
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -158,14 +170,13 @@ async def stop(bot: Bot, *, kill: bool = False) -> None:
     await asyncio.wait_for(bot.process.wait(), 60)
 
 
-async def wait_delivered(fakes: Fakes, expected: int, within: float) -> dict[str, int]:
-    """Until every channel has a message (or ``within`` seconds): the counts by channel."""
+async def wait_delivered(fakes: Fakes, expected: int, within: float) -> None:
+    """Until ``expected`` channels have a message (or ``within`` seconds)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
-    while True:
-        posted = await fakes.posted()
-        if len(posted) >= expected or loop.time() > deadline:
-            return posted
+    while loop.time() < deadline:  # the fakes are other processes: asked twice a second
+        if len((await fakes.stats()).posted) >= expected:
+            return
         await asyncio.sleep(0.5)
 
 
@@ -175,3 +186,53 @@ def tally(posted: dict[str, int], plan: Plan) -> tuple[int, int]:
     duplicates = sum(max(0, posted.get(n, 0) - 1) for n in names)
     lost = sum(1 for n in names if posted.get(n, 0) == 0)
     return duplicates, lost
+
+
+async def sent_by_process(url: str) -> Counter[str]:
+    """Messages recorded as sent, by the process that reserved them (a reservation begins with
+    its process's token)."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text(
+                    "SELECT substr(reserved_by, 1, 16), count(*) FROM sends"
+                    " WHERE state = 'sent' GROUP BY 1"
+                )
+            )
+            return Counter({token: int(n) for token, n in rows})
+    finally:
+        await engine.dispose()
+
+
+@dataclass(frozen=True)
+class Run:
+    """How a run went: what the fakes saw at the end, messages sent by each process, and the
+    processes' CPU seconds from just before the pushes were due to the last message."""
+
+    seen: Seen
+    by_process: Counter[str]
+    cpu: float
+    elapsed: float
+
+
+async def deliver(url: str, plan: Plan, fakes: Fakes, processes: int, folder: Path,
+                  *, lead: float = 8.0) -> Run:  # fmt: skip
+    """Every subscription of ``plan`` due ``lead`` seconds from now, ``processes`` processes
+    (one Discord shard each) delivering them: until every channel has a message."""
+    due = datetime.now(UTC) + timedelta(seconds=lead)
+    await prepare(url, plan, due)
+    bots = [await start_bot(url, fakes, n, processes, folder) for n in range(processes)]
+    try:
+        await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 1))
+        before = [bot.cpu_seconds() for bot in bots]
+        started = perf_counter()
+        await wait_delivered(fakes, len(plan.channels()), within=240)
+        elapsed = perf_counter() - started
+        cpu = sum(bot.cpu_seconds() - spent for bot, spent in zip(bots, before, strict=True))
+        await asyncio.sleep(2)  # a late duplicate would show now
+        seen = await fakes.stats()
+    finally:
+        for bot in bots:
+            await stop(bot)
+    return Run(seen, await sent_by_process(url), cpu, elapsed)

@@ -15,6 +15,7 @@ import aiohttp
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.console import ConsoleSender
 from bot import logs, observe
 from bot.app import build_core
 from bot.clock import FrozenClock
@@ -140,19 +141,8 @@ async def test_health_is_503_naming_what_is_down(tmp_path: Path) -> None:
 
 async def test_pushes_count_their_outcome_and_lateness(engine: AsyncEngine) -> None:
     clock = FrozenClock(datetime(2026, 11, 25, 5, 0, tzinfo=UTC))
-    sent: list[object] = []
-
-    class Console:
-        platform = "console"
-        from bot.delivery import RateLimits
-
-        limits = RateLimits()
-
-        async def send(self, message: object) -> str | None:
-            sent.append(message)
-            return "1"
-
-    delivery = engine_for(engine, clock, {"console": Console()})
+    sent: list[str] = []
+    delivery = engine_for(engine, clock, {"console": ConsoleSender(sent.append)})
     channel = ChannelRef("console", "t", "#metrics")
     sub = await subscribe(engine, clock, channel, at=time(7, 0), zone="UTC")
     assert sub.next_push_at is not None

@@ -5,17 +5,25 @@ process killed mid-push loses nothing when it comes back."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import scratch_postgres
-from tests.replicas import Fakes, Plan, prepare, start_bot, stop, tally, wait_delivered
+from tests.replicas import (
+    Fakes,
+    Plan,
+    deliver,
+    prepare,
+    start_bot,
+    stop,
+    tally,
+    wait_delivered,
+)
+
+PLAN = Plan(slack=9000, discord=1000, workspaces=60)
 
 # What a killed process may have sent without its record reaching the ledger: what its 64
 # senders had in flight, and what it sent since its last record was committed (recorded every
@@ -31,67 +39,39 @@ def replica_url(postgres_server: str) -> Iterator[str]:
         yield url
 
 
-async def senders_by_process(url: str) -> Counter[str]:
-    """Messages recorded as sent, by the process that reserved them."""
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                text(
-                    "SELECT substr(reserved_by, 1, 16), count(*) FROM sends"
-                    " WHERE state = 'sent' GROUP BY 1"
-                )
-            )
-            return Counter({token: int(n) for token, n in rows})
-    finally:
-        await engine.dispose()
-
-
 async def test_two_processes_deliver_every_push_once_within_the_bots_limits(
     replica_url: str, tmp_path: Path
 ) -> None:
-    plan = Plan(slack=9000, discord=1000, workspaces=60)
-    await prepare(replica_url, plan, datetime.now(UTC) + timedelta(seconds=8))
-    fakes = Fakes(plan, limits=True)
+    fakes = Fakes(PLAN, channel_limits=True, global_limit=True)
     try:
-        bots = [await start_bot(replica_url, fakes, n, 2, tmp_path) for n in range(2)]
-        try:
-            await wait_delivered(fakes, len(plan.channels()), within=240)
-            await asyncio.sleep(2)  # anything more would show now
-            posted = await fakes.posted()
-            slack_429, discord_429 = await fakes.rejected()
-        finally:
-            for bot in bots:
-                await stop(bot)
+        run = await deliver(replica_url, PLAN, fakes, 2, tmp_path)
     finally:
         fakes.close()
-    by_process = await senders_by_process(replica_url)
-    assert tally(posted, plan) == (0, 0)
-    assert discord_429.get("global", 0) == 0, discord_429
-    assert slack_429 == 0
-    assert len(by_process) == 2 and min(by_process.values()) > 2000, by_process  # both worked
+    assert tally(run.seen.posted, PLAN) == (0, 0)
+    assert run.seen.discord_429.get("global", 0) == 0, run.seen.discord_429
+    assert run.seen.slack_429 == 0
+    assert len(run.by_process) == 2 and min(run.by_process.values()) > 2000, run.by_process
 
 
 async def test_a_process_killed_mid_push_loses_nothing(replica_url: str, tmp_path: Path) -> None:
-    plan = Plan(slack=9000, discord=1000, workspaces=60)
-    await prepare(replica_url, plan, datetime.now(UTC) + timedelta(seconds=8))
-    fakes = Fakes(plan, limits=False)
+    fakes = Fakes(PLAN, channel_limits=False, global_limit=False)
     try:
+        await prepare(replica_url, PLAN, datetime.now(UTC) + timedelta(seconds=8))
         bots = [await start_bot(replica_url, fakes, n, 2, tmp_path) for n in range(2)]
         try:
             await wait_delivered(fakes, 3000, within=120)
             await stop(bots[0], kill=True)  # SIGKILL: nothing of ours runs after it
             assert bots[0].process.returncode == -9
             bots[0] = await start_bot(replica_url, fakes, 0, 2, tmp_path)  # back, on its shard
-            await wait_delivered(fakes, len(plan.channels()), within=240)
+            await wait_delivered(fakes, len(PLAN.channels()), within=240)
             await asyncio.sleep(2)
-            posted = await fakes.posted()
+            posted = (await fakes.stats()).posted
         finally:
             for bot in bots:
                 await stop(bot)
     finally:
         fakes.close()
-    duplicates, lost = tally(posted, plan)
+    duplicates, lost = tally(posted, PLAN)
     print(f"killed mid-push: {duplicates} duplicates, {lost} lost")
     assert lost == 0
     assert duplicates <= DUPLICATE_BOUND, duplicates

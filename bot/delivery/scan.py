@@ -4,6 +4,7 @@ with a fixed set of senders, and write each batch back once its last message is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections import deque
@@ -95,6 +96,7 @@ class DueScan:
         self.refusals = Refusals()  # channels and workspaces refused for good in this scan
         self.pausing = Pausing()  # subscriptions paused in this scan: one notice a channel
         self.unsettled: list[tuple[int, str | None]] = []  # sent, not yet in the ledger
+        self.enough_unsettled = asyncio.Event()
 
     async def run(self) -> list[PushOutcome]:
         """Claim every due push and deliver them all.
@@ -196,6 +198,8 @@ class DueScan:
                 push = batch.pushes[index]
                 if result[0] == "sent" and push.group.first:  # it holds stories in the ledger
                     self.unsettled.append((push.sub_id, result[2]))
+                    if len(self.unsettled) >= SETTLE_AT:
+                        self.enough_unsettled.set()
             except Exception as error:  # never leave a batch waiting for its write-back
                 log.exception("sending to %s failed", message.channel)
                 batch.results[index] = (
@@ -213,19 +217,19 @@ class DueScan:
         messages whatever the number of processes):
         a process killed mid-push then leaves few messages whose record did not reach the
         ledger (they go out again once another process takes its pushes over)."""
-        waited = 0.0
+        postgres = self.ledger.ledger.engine.dialect.name == "postgresql"
         while True:
-            await asyncio.sleep(SETTLE_EVERY / 4)
-            waited += SETTLE_EVERY / 4
-            if len(self.unsettled) < SETTLE_AT and (waited < SETTLE_EVERY or not self.unsettled):
+            with contextlib.suppress(TimeoutError):  # SETTLE_AT sent, or SETTLE_EVERY passed
+                await asyncio.wait_for(self.enough_unsettled.wait(), SETTLE_EVERY)
+            self.enough_unsettled.clear()
+            if not self.unsettled:
                 continue
-            waited = 0.0
             sent, self.unsettled = self.unsettled, []
             record = self.ledger.ledger.settle(
                 token=self.reservation, sent=sent, released=[], at=self.clock.now()
             )
             try:
-                if self.ledger.ledger.engine.dialect.name == "postgresql":
+                if postgres:
                     await record  # row locks suffice: it waits for no other write of ours
                 else:
                     async with self.ledger.writing:  # SQLite: one writer at a time
