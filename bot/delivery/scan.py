@@ -147,7 +147,9 @@ class DueScan:
                     size = min(limit - taken, next(steps, self.batch) or self.batch)
                     got = await self._claim(now, size)
                     taken += len(got)
-                    more = taken < limit and len(got) == size
+                    # a short claim may be another process's doing, not the end of what is
+                    # due: this one claims on until a claim comes back empty
+                    more = taken < limit and bool(got)
                     batches.extend(got[i : i + self.batch] for i in range(0, len(got), self.batch))
                 ahead.append(batch)
                 if len(ahead) > PLAN_AHEAD:  # plan no further ahead of the senders than this
