@@ -19,6 +19,7 @@ from bot.lifecycle import Lifecycle
 from bot.service import BotService
 from bot.store import db
 from bot.store.claims import PushClaims
+from bot.store.edits import EditQueue
 from bot.store.events import EventLog
 from bot.store.ledger import DeliveryLedger
 from bot.store.state import PlatformState, Replicas
@@ -44,6 +45,7 @@ class Core:
     subscriptions: SubscriptionStore
     claims: PushClaims
     ledger: DeliveryLedger
+    edits: EditQueue
     lifecycle: Lifecycle
     events: EventLog
     state: PlatformState
@@ -74,6 +76,7 @@ def build_core(settings: Settings, *, clock: Clock | None = None) -> Core:
         subscriptions=subscriptions,
         claims=PushClaims(engine),
         ledger=ledger,
+        edits=EditQueue(engine),
         lifecycle=Lifecycle(subscriptions, ledger, clock),
         events=EventLog(engine),
         state=PlatformState(engine),
@@ -121,6 +124,8 @@ def build_bot(
         clock=core.clock,
         grace=core.settings.catch_up_grace,
         concurrency=concurrency,
+        edits=core.edits,
+        edit_window=core.settings.edit_window,
     )
     commands = CommandService(
         stories=core.stories,

@@ -115,15 +115,20 @@ class Settings(BaseSettings):
         description="How long the ledger keeps what was delivered (pruned hourly, never a "
         "story a push could still choose): seconds or P90D",
     )
+    edit_window: timedelta = Field(
+        timedelta(hours=48),
+        description="Messages sent within this are edited when a story they show changes "
+        "(seconds or PT48H; 0 edits nothing)",
+    )
 
-    @field_validator("catch_up_grace", "ledger_retention", mode="before")
+    @field_validator("catch_up_grace", "ledger_retention", "edit_window", mode="before")
     @classmethod
     def _seconds(cls, value: Any) -> Any:
         if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value.strip()):
             return timedelta(seconds=float(value))
         return value
 
-    @field_validator("catch_up_grace")
+    @field_validator("catch_up_grace", "edit_window")
     @classmethod
     def _not_negative(cls, value: timedelta) -> timedelta:
         if value < timedelta(0):

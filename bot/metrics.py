@@ -11,6 +11,11 @@ DELIVERIES = Counter(
     "(sent; retrying: given up for now, tried again later; failed: refused for good)",
     ["platform", "outcome"],
 )  # fmt: skip
+EDITS = Counter(
+    "signalbot_edits", "Sent messages the bot edited because a story they show changed, by "
+    "outcome (edited; gone: deleted by someone, not edited again; retrying; failed)",
+    ["platform", "outcome"],
+)  # fmt: skip
 PUSH_LAG = Histogram(
     "signalbot_push_lag_seconds", "How long after its scheduled time a push was sent",
     ["platform"], buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 21600),

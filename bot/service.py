@@ -18,6 +18,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[impo
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import DeliveryEngine, PushOutcome
+from bot.delivery.edits import EditRound
 from bot.digests import open_since
 from bot.domain import Story
 from bot.ingest.fetch import Fetcher
@@ -40,6 +41,8 @@ EVENT_MEMORY = timedelta(days=1)  # how long a platform event is remembered as h
 TIDY_INTERVAL = timedelta(hours=1)
 # How often a process says it is live, and learns how many share the platforms' budgets.
 REPLICA_BEAT = timedelta(seconds=2)
+# How often a process looks for changed stories and makes the edits due.
+EDIT_INTERVAL = timedelta(seconds=5)
 
 
 def tune_gc() -> None:
@@ -97,6 +100,11 @@ class BotService:
                 next_run_time=datetime.now(UTC), id="feed-poll", max_instances=1, coalesce=True,
                 misfire_grace_time=None,
             )  # fmt: skip
+        self.scheduler.add_job(
+            self.edit, "interval", seconds=EDIT_INTERVAL.total_seconds(),
+            next_run_time=datetime.now(UTC), id="edits", max_instances=1, coalesce=True,
+            misfire_grace_time=None,
+        )  # fmt: skip
         self.scheduler.add_job(
             self.tidy, "interval", seconds=TIDY_INTERVAL.total_seconds(), id="tidy",
             max_instances=1, coalesce=True, misfire_grace_time=None,
@@ -156,6 +164,20 @@ class BotService:
                 if not self._stopping:
                     await self.delivery.track(self.instant_scan)
         return changed
+
+    async def edit(self) -> EditRound:
+        """Edit the messages sent whose stories changed since (see :class:`Editor`)."""
+        if self._stopping:
+            return EditRound()
+        try:
+            return await self.delivery.track(self.delivery.run_edits)
+        except asyncio.CancelledError:
+            if self._stopping:
+                return EditRound()
+            raise
+        except Exception:  # the next round tries again; the job must keep running
+            log.exception("editing updated messages failed")
+            return EditRound()
 
     async def heartbeat(self) -> dict[str, int]:
         """Say this process is live; keep its share of each platform's bot-wide budget (the

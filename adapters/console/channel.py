@@ -45,8 +45,13 @@ class ConsoleSender:
 
     async def send(self, message: Outgoing) -> str | None:
         body = render_push(message.content, "text")
+        if message.replaces is not None:  # an edit: the console prints it again, and says so
+            earlier = message.replaces.removeprefix("console-")
+            head = f"signalbot (edited: this replaces message {earlier})"
+            self._write(f"\n[{message.channel.channel}] {head}:\n{body}\n")
+            return message.replaces
         self._sent += 1
-        self._write(f"\n[{message.channel.channel}] signalbot:\n{body}\n")
+        self._write(f"\n[{message.channel.channel}] signalbot (message {self._sent}):\n{body}\n")
         return f"console-{self._sent}"
 
 

@@ -29,6 +29,9 @@ PLATFORM = "discord"
 # waits stay as the safety net (they agree with these, so the two never fight).
 LIMITS = RateLimits(per_second=49.0, per_channel=(5, 5.0))
 
+# What an edit's 404 says when the message was deleted (not the channel: 10003).
+UNKNOWN_MESSAGE = 10008
+
 # The longest 429 wait discord.py sits out inside one send; a longer one is the engine's.
 LONGEST_WAIT = 30.0
 
@@ -93,14 +96,22 @@ class DiscordSender:
 
     async def send(self, message: Outgoing) -> str | None:
         payload = render_push(message.content, "discord")
-        route = Route(
-            "POST", "/channels/{channel_id}/messages", channel_id=message.channel.channel
-        )
+        channel_id = message.channel.channel
+        if message.replaces is None:
+            route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel_id)
+        else:  # an edit of the bot's own message
+            route = Route(
+                "PATCH", "/channels/{channel_id}/messages/{message_id}",
+                channel_id=channel_id, message_id=message.replaces,
+            )  # fmt: skip
         try:
             answer = await self.http.request(route, json=payload)
         except discord.RateLimited as error:
             raise DeliveryError("rate limited (HTTP 429)", retry_after=error.retry_after) from None
         except discord.HTTPException as error:
+            if message.replaces is not None and error.code == UNKNOWN_MESSAGE:
+                gone = f"{error.text} (HTTP {error.status})"
+                raise DeliveryError(gone, message_gone=True) from None
             raise delivery_error(error) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise DeliveryError(f"connection failed ({type(error).__name__})") from None

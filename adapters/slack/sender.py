@@ -1,5 +1,6 @@
-"""Pushes to Slack: ``chat.postMessage`` on each workspace's own token, with every failure
-sorted for the delivery engine (what it says cannot take messages, or that it should wait).
+"""Pushes to Slack: ``chat.postMessage`` on each workspace's own token (``chat.update`` for an
+edit), with every failure sorted for the delivery engine (what it says cannot take messages,
+or that it should wait).
 
 Slack answers most errors with HTTP 200 and ``{"ok": false, "error": ...}`` (slack-sdk raises
 them as ``SlackApiError``); a rate limit with 429 and ``Retry-After``. The engine does every
@@ -42,6 +43,8 @@ SCOPES: dict[str, FailureScope] = {
     "team_disabled": "workspace",
     "team_not_found": "workspace",
 }
+# What an edit (chat.update) says when its message is gone or no longer the bot's to edit.
+GONE = frozenset({"message_not_found", "cant_update_message"})
 TRANSIENT = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 )
@@ -67,6 +70,8 @@ def delivery_error(error: SlackApiError) -> DeliveryError:
         return DeliveryError(f"rate limited ({name or 'HTTP 429'})", retry_after=wait)
     if status >= 500 or name in TRANSIENT:
         return DeliveryError(f"Slack is unavailable ({name or f'HTTP {status}'})")
+    if name in GONE:
+        return DeliveryError(name, message_gone=True)
     scope = SCOPES.get(name, "message")
     return DeliveryError(name or f"HTTP {status}", permanent=True, scope=scope)
 
@@ -135,13 +140,17 @@ class SlackSender:
         encoded = encoded_push(message.content, "slack")
         channel = json.dumps(message.channel.channel).encode()
         body = b'{"channel":' + channel + b"," + encoded[1:]
+        method = "chat.postMessage"
+        if message.replaces is not None:  # an edit: the same body, for the message's ts
+            method = "chat.update"
+            body = b'{"ts":' + json.dumps(message.replaces).encode() + b"," + body[1:]
         workspace = message.channel.workspace
         for last in (False, True):
             client = await self.client(workspace)
             try:
                 # slack-sdk hands a body it does not build (not a dict) to aiohttp as it is
                 response = await client.api_call(
-                    "chat.postMessage", data=cast(Any, body), headers=JSON_BODY
+                    method, data=cast(Any, body), headers=JSON_BODY
                 )
                 break
             except SlackApiError as error:

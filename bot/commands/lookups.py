@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
+from datetime import UTC
 
 from bot import regions
 from bot.commands.parsing import action
@@ -165,4 +167,18 @@ async def story(service: CommandService, ctx: CommandContext, request: CommandRe
             f"{PREFIX} search finds stories by words."
         )
     actions = (more_from(found.region),) if found.region else ()
-    return Reply("", cards=(card_from_story(found),), actions=actions)
+    card = card_from_story(found)
+    changed = await service.stories.last_change(found.id)
+    updated = found.updated_at or changed
+    if updated is not None:  # shown in each reader's own time zone where the platform can
+        card = replace(card, updated_at=updated.astimezone(UTC))
+    channels = await service.ledger.channels_with(found.id)
+    reach = (
+        f"signalbot has sent it to {channels} channel{'' if channels == 1 else 's'}"
+        if channels
+        else "signalbot has not sent it to any channel yet"
+    )
+    if updated is not None:
+        reach += "; " + card.updated_line.replace("Updated", "updated", 1)
+    return Reply(f"{reach}.", cards=(card,), actions=actions)
+

@@ -18,7 +18,7 @@ from bot.digests import candidates
 from bot.domain import Story, Subscription
 from bot.render.model import card_from_story
 from bot.store.claims import PushGroup
-from bot.store.ledger import Ask
+from bot.store.ledger import Ask, Sent
 from bot.store.stories import StoryStore
 from bot.store.subscriptions import SubscriptionStore
 
@@ -69,7 +69,7 @@ class Alerts:
         await self.ledger.reserve([push], token)
         message = message_for(push, Made(), now)
         result = await self.attempts.deliver(message, refusals) if message is not None else EMPTY
-        await self.ledger.settle(token, [push], [result])
+        await self.ledger.settle(token, [push], [result], [message])
         status, detail, _ = result
         if status == "sent":
             await self.subscriptions.record_success(
@@ -128,13 +128,13 @@ class Alerts:
                 for n in todo
             )
         )
-        sent: list[tuple[int, str | None]] = []
+        sent: list[Sent] = []
         failures: dict[int | None, tuple[Subscription, str]] = {}  # one a subscription
         reached: dict[int | None, Subscription] = {}
         for n, (status, detail, message_id) in zip(todo, results, strict=True):
             sub = pairs[n][0]
             if status == "sent":
-                sent.append((n, message_id))
+                sent.append((n, message_id, cards[pairs[n][1].id].shown))
                 reached[sub.id] = sub
             else:
                 released.append((n, [pairs[n][1].id]))

@@ -89,7 +89,8 @@ class Attempts:
         and a failure of a wider scope than the message is noted there.
         """
         result = await self._attempt(message, refusals)
-        DELIVERIES.labels(message.channel.platform, result[0]).inc()
+        if message.replaces is None:
+            DELIVERIES.labels(message.channel.platform, result[0]).inc()
         return result
 
     async def _attempt(self, message: Outgoing, refusals: Refusals | None) -> Result:
@@ -122,6 +123,8 @@ class Attempts:
                     else:
                         log.error("%s refused the bot's token: %s", sender.platform, error.reason)
                     return "retrying", error.reason, None
+                if error.message_gone:
+                    return "gone", error.reason, None
                 if error.permanent:
                     if error.scope != "message" and refusals is not None:
                         refusals.note(message.channel, error)

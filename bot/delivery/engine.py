@@ -12,6 +12,7 @@ from typing import TypeVar
 from bot.clock import Clock
 from bot.delivery.alerts import Alerts
 from bot.delivery.attempts import Attempts
+from bot.delivery.edits import Editor, EditRound
 from bot.delivery.inflight import InFlight
 from bot.delivery.outcomes import Outcomes, PushOutcome
 from bot.delivery.plan import PushLedger
@@ -19,6 +20,7 @@ from bot.delivery.scan import DueScan
 from bot.delivery.sender import Sender
 from bot.domain import Story, Subscription
 from bot.store.claims import PushClaims
+from bot.store.edits import EditQueue
 from bot.store.ledger import DeliveryLedger
 from bot.store.stories import StoryStore
 from bot.store.subscriptions import SubscriptionStore
@@ -39,6 +41,8 @@ class DeliveryEngine:
         grace: timedelta = timedelta(hours=6),
         concurrency: int = 64,
         batch: int = 1000,
+        edits: EditQueue | None = None,
+        edit_window: timedelta = timedelta(hours=48),
     ) -> None:
         self.stories = stories
         self.subscriptions = subscriptions
@@ -59,6 +63,15 @@ class DeliveryEngine:
         # This process's writes queue here rather than in SQLite's busy handler, which
         # sleeps in coarse steps while another connection holds the write lock.
         self.push_ledger = PushLedger(ledger, clock, asyncio.Lock())
+        # Edits of sent messages whose stories changed (none without their queue).
+        self.editor = (
+            None
+            if edits is None
+            else Editor(
+                stories=stories, queue=edits, attempts=self.attempts, clock=clock,
+                token=self.token, window=edit_window, writing=self.push_ledger.writing,
+            )
+        )  # fmt: skip
         self.alerts = Alerts(
             stories=stories, subscriptions=subscriptions, ledger=self.push_ledger,
             attempts=self.attempts, outcomes=self.outcomes, in_flight=self.in_flight, clock=clock,
@@ -72,6 +85,13 @@ class DeliveryEngine:
             clock=self.clock, token=self.token, grace=self.grace, concurrency=self.concurrency,
             batch=self.batch, dead=self.dead,
         ).run()  # fmt: skip
+
+    async def run_edits(self) -> EditRound:
+        """Edit the sent messages whose stories changed (see :class:`Editor`)."""
+        if self.editor is None:
+            return EditRound()
+        self.editor.dead = self.dead
+        return await self.editor.run()
 
     async def push_now(self, subs: Sequence[Subscription]) -> list[PushOutcome]:
         """Deliver these subscriptions' digests now; their scheduled pushes then carry only

@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 PAUSE_AFTER_FAILURES = 3
 RETRY_LATER = timedelta(minutes=10)
 
-Status = Literal["sent", "empty", "skipped", "failed", "retrying", "paused"]
+# "gone": the message an edit replaces was deleted (edits only).
+Status = Literal["sent", "empty", "skipped", "failed", "retrying", "paused", "gone"]
 Result = tuple[Status, str, str | None]  # status, detail, the platform's message id
 EMPTY: Result = ("empty", "", None)
 

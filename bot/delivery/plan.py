@@ -13,9 +13,9 @@ from bot.clock import Clock
 from bot.delivery.sender import Outgoing
 from bot.digests import DIGEST_STORY_CAP, Windows, digest_for
 from bot.domain import ChannelRef, Story, Subscription
-from bot.render.model import Digest, StoryCard, card_from_story
+from bot.render.model import Digest, StoryCard, card_from_story, shown
 from bot.store.claims import PushGroup
-from bot.store.ledger import Ask, DeliveryLedger
+from bot.store.ledger import Ask, DeliveryLedger, Sent
 
 if TYPE_CHECKING:
     from bot.delivery.outcomes import Result
@@ -133,15 +133,24 @@ class PushLedger:
                         again.append((push, more))
             asking, topping_up = again, True
 
-    async def settle(self, token: str, pushes: list[Push], results: list[Result]) -> None:
-        """The reservation of each push that asked the ledger for stories: sent, or released
-        (also where it got none, or nothing was sent)."""
-        sent: list[tuple[int, str | None]] = []
+    async def settle(
+        self,
+        token: str,
+        pushes: list[Push],
+        results: list[Result],
+        messages: list[Outgoing | None],
+    ) -> None:
+        """The reservation of each push that asked the ledger for stories: sent (with what
+        its message shows), or released (also where it got none, or nothing was sent)."""
+        sent: list[Sent] = []
         released: list[tuple[int, list[str]]] = []
-        for push, (status, _detail, message_id) in zip(pushes, results, strict=True):
+        for push, (status, _detail, message_id), message in zip(
+            pushes, results, messages, strict=True
+        ):
             if push.group.first:  # it asked (see reserve)
                 if status == "sent":
-                    sent.append((push.sub_id, message_id))
+                    content = None if message is None else shown(message.content)
+                    sent.append((push.sub_id, message_id, content))
                 else:
                     released.append((push.sub_id, [s.id for s in push.stories]))
         if sent or released:

@@ -21,7 +21,9 @@ from bot.delivery.plan import Group, Made, Push, PushLedger, message_for
 from bot.delivery.sender import Outgoing
 from bot.digests import candidates
 from bot.metrics import PUSH_LAG
+from bot.render.model import shown
 from bot.store.claims import PushClaims, PushRecord
+from bot.store.ledger import Sent
 from bot.store.stories import StoryStore
 
 log = logging.getLogger(__name__)
@@ -95,7 +97,7 @@ class DueScan:
         self.made = Made()
         self.refusals = Refusals()  # channels and workspaces refused for good in this scan
         self.pausing = Pausing()  # subscriptions paused in this scan: one notice a channel
-        self.unsettled: list[tuple[int, str | None]] = []  # sent, not yet in the ledger
+        self.unsettled: list[Sent] = []  # sent, not yet in the ledger
         self.enough_unsettled = asyncio.Event()
 
     async def run(self) -> list[PushOutcome]:
@@ -199,7 +201,7 @@ class DueScan:
                 batch.results[index] = result = await attempt(message, refusals)
                 push = batch.pushes[index]
                 if result[0] == "sent" and push.group.first:  # it holds stories in the ledger
-                    self.unsettled.append((push.sub_id, result[2]))
+                    self.unsettled.append((push.sub_id, result[2], shown(message.content)))
                     if len(self.unsettled) >= SETTLE_AT:
                         self.enough_unsettled.set()
             except Exception as error:  # never leave a batch waiting for its write-back
@@ -306,7 +308,7 @@ class DueScan:
             # The ledger first, committed on its own: a push outcome that fails to be written
             # must never take back the record of what was sent. Then the pauses, which drop
             # their subscriptions' claims: the outcomes never write over them.
-            await self.ledger.settle(batch.token, batch.pushes, batch.results)
+            await self.ledger.settle(batch.token, batch.pushes, batch.results, batch.messages)
             await self.outcomes.pause_refused(self.refusals, now)
             await self.claims.finish(self.token, batch.records)
         return batch.outcomes

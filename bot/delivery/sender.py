@@ -13,10 +13,14 @@ from bot.render.model import PushContent
 @dataclass(frozen=True)
 class Outgoing:
     """One message for one channel: what it carries is a digest, a single story (a card) or a
-    notice from the bot, each a type :mod:`bot.render` renders for every format."""
+    notice from the bot, each a type :mod:`bot.render` renders for every format.
+
+    With ``replaces`` (the platform's id of a message the bot sent there) it is an edit:
+    that message is changed in place to show this content, and nothing new is posted."""
 
     channel: ChannelRef
     content: PushContent
+    replaces: str | None = None
 
 
 # What a failed send says cannot take messages: this one message (the default), the channel
@@ -32,7 +36,7 @@ class DeliveryError(Exception):
     ``permanent``: sending it again will not help. ``scope``: what the failure says cannot
     take messages (see :data:`FailureScope`); a scope wider than the message is permanent.
     ``retry_after``: the platform asked us to wait (HTTP 429); ``global_limit`` when the
-    wait applies to every channel.
+    wait applies to every channel. ``message_gone``: the message an edit replaces is gone.
     """
 
     def __init__(
@@ -43,13 +47,17 @@ class DeliveryError(Exception):
         scope: FailureScope = "message",
         retry_after: float | None = None,
         global_limit: bool = False,
+        message_gone: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.scope: FailureScope = scope
-        self.permanent = permanent or scope != "message"
+        self.permanent = permanent or scope != "message" or message_gone
         self.retry_after = retry_after
         self.global_limit = global_limit
+        # An edit found its message deleted (or no longer the bot's to edit): it is never
+        # edited again, and nothing else is the worse for it.
+        self.message_gone = message_gone
 
 
 @dataclass(frozen=True)
@@ -69,5 +77,7 @@ class Sender(Protocol):
     limits: RateLimits
 
     async def send(self, message: Outgoing) -> str | None:
-        """Send and return the platform's message id (if it has one)."""
+        """Send and return the platform's message id (if it has one); with
+        ``message.replaces``, edit that message instead (raising a ``message_gone`` error
+        if it was deleted) and return its id."""
         ...

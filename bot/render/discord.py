@@ -149,6 +149,9 @@ def _embed(card: StoryCard, level: int) -> tuple[dict[str, Any], int]:
         embed["url"] = url
     if card.published_at:
         embed["timestamp"] = card.published_at.isoformat()
+    if card.updated_at is not None:  # in the reader's own time zone (a Discord timestamp)
+        mark = f"*Updated <t:{int(card.updated_at.timestamp())}:f>*"
+        embed["description"] = f"{mark}\n{embed['description']}".strip()
     if not embed["description"]:
         del embed["description"]
     return embed, embed_size(embed)

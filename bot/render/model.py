@@ -7,6 +7,7 @@ cards. Nothing here escapes anything: each platform renderer escapes for its own
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import unicodedata
@@ -164,11 +165,44 @@ class StoryCard:
     insights_from: tuple[str, ...]
     published_at: datetime | None
     region: str | None = None  # its key: platforms that colour a story by region read it
+    # When the story changed after this message first showed it (an edited message says so),
+    # in the time zone of the channel it is shown in.
+    updated_at: datetime | None = None
 
     @property
     def meta_line(self) -> str:
         """'Europe · Security · Feb 27, 2024'."""
         return " · ".join(self.meta)
+
+    @property
+    def updated_line(self) -> str:
+        """'Updated Dec 1, 2026, 9:04 AM CET' (empty unless the card says it was updated)."""
+        at = self.updated_at
+        if at is None:
+            return ""
+        hour = at.hour % 12 or 12
+        return f"Updated {format_date(at)}, {hour}:{at:%M %p} {at.tzname() or 'UTC'}"
+
+    @cached_property
+    def version(self) -> str:
+        """What a reader sees of the story, as a short hash: a change a reader would see
+        (headline, link, lede, insights or their outlets) makes a new version; whitespace, a
+        tracking parameter or the time it was updated do not (the card has none of them)."""
+        seen = [self.story_id, self.title, self.url, self.meta, self.lede,
+                [[b.title, b.sources] for b in self.bullets], self.more_insights,
+                self.insights_from]  # fmt: skip
+        encoded = json.dumps(seen, ensure_ascii=False, separators=(",", ":")).encode()
+        return hashlib.blake2b(encoded, digest_size=8).hexdigest()
+
+    @cached_property
+    def shown(self) -> str:
+        """What a message of this card alone shows, as the ledger keeps it (see :func:`shown`)."""
+        return json.dumps({"cards": [self.shown_entry]}, separators=(",", ":"))
+
+    @property
+    def shown_entry(self) -> list[str | None]:
+        updated = None if self.updated_at is None else self.updated_at.isoformat()
+        return [self.story_id, self.version, updated]
 
     # One card goes to every channel an alert reaches: its payloads are made once (see
     # ``messages.render_card`` and ``messages.encoded_push``).
@@ -231,6 +265,16 @@ class Digest:
     def bodies(self) -> dict[str, bytes]:
         """This digest's encoded payloads by format (see ``messages.encoded_push``)."""
         return {}
+
+    @cached_property
+    def shown(self) -> str:
+        """What a message of this digest shows, as the ledger keeps it (see :func:`shown`):
+        made once, however many channels get the digest."""
+        head = [self.region_key, self.local_date.isoformat(), self.more_hint]
+        return json.dumps(
+            {"digest": head, "cards": [card.shown_entry for card in self.cards]},
+            ensure_ascii=False, separators=(",", ":"),
+        )  # fmt: skip
 
     @property
     def header(self) -> str:
@@ -339,6 +383,14 @@ class Notice:
 
 # What one outgoing message to a channel carries.
 PushContent = Digest | StoryCard | Notice
+
+
+def shown(content: PushContent) -> str | None:
+    """What a message shows, as the ledger keeps it to edit the message when a story in it
+    changes: JSON, ``{"digest": [region key, local date, more hint], "cards": [[story id,
+    version, updated at or null], ...]}`` (a lone card has no ``digest``). None for a
+    notice: it shows no story, and is never edited."""
+    return None if isinstance(content, Notice) else content.shown
 
 ActionKind = Literal["post", "more", "unsubscribe", "pause", "resume"]
 ACTION_KINDS: tuple[ActionKind, ...] = ("post", "more", "unsubscribe", "pause", "resume")

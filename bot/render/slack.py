@@ -90,8 +90,17 @@ def _story_text(card: StoryCard, limit: int = SECTION_TEXT) -> str | None:
     return None
 
 
+def updated_mark(card: StoryCard) -> str:
+    """'Updated <date>' in the reader's own time zone (Slack's date formatting), the
+    channel's in the fallback; empty unless the card says it was updated."""
+    if card.updated_at is None:
+        return ""
+    stamp = int(card.updated_at.timestamp())
+    return f"<!date^{stamp}^Updated {{date_short_pretty}} at {{time}}|{escape(card.updated_line)}>"
+
+
 def _context(card: StoryCard, limit: int = SECTION_TEXT) -> dict[str, Any]:
-    parts = []
+    parts = [updated_mark(card)] if card.updated_at is not None else []
     if card.insights_from:
         parts.append("Insights from " + escape(join_names(card.insights_from)))
     parts.append(f"id `{card.story_id}`")

@@ -21,6 +21,8 @@ from bot.store.stories import LATE_ARRIVAL_WINDOW
 from bot.store.tables import UTCDateTime, deliveries, sends, subscriptions
 
 LedgerKey = tuple[str, str, str, str]  # platform, workspace, channel, story id
+# A message the platform accepted: its number, the platform's message id, and what it shows.
+Sent = tuple[int, str | None] | tuple[int, str | None, str | None]
 
 
 def ledger_key(channel: ChannelRef, story_id: str) -> LedgerKey:
@@ -195,24 +197,30 @@ class DeliveryLedger:
         self,
         *,
         token: str,
-        sent: Sequence[tuple[int, str | None]],
+        sent: Sequence[Sent],
         released: Sequence[tuple[int, Sequence[str]]],
         at: datetime,
     ) -> None:
-        """Mark reserved messages sent, ``(number, the platform's message id)``, or release
+        """Mark reserved messages sent, ``(number, the platform's message id[, what it
+        shows])`` (see :func:`bot.render.model.shown`: what an edit re-renders), or release
         them, ``(number, every story id it holds)``: a release deletes those rows by their
         key. Like :meth:`reserve`, each list goes as one JSON parameter."""
 
         async def store(conn: AsyncConnection) -> None:
             if sent:
-                rows = self._json.table("sent", "p", number="bigint", message="text")
+                rows = self._json.table(
+                    "sent", "p", number="bigint", message="text", content="text"
+                )
+                packed = [[n, message, shown[0] if shown else None]
+                          for n, message, *shown in sent]  # fmt: skip
                 await conn.execute(
                     text(
-                        "UPDATE sends SET state = 'sent', message_id = p.message, at = :at"
+                        "UPDATE sends SET state = 'sent', message_id = p.message,"
+                        " content = p.content, at = :at"
                         f" FROM {rows} WHERE sends.reserved_by = :token"
                         " AND sends.state = 'pending' AND sends.number = p.number"
                     ).bindparams(bindparam("at", type_=UTCDateTime)),
-                    {"sent": json.dumps(sent), "token": token, "at": at},
+                    {"sent": json.dumps(packed), "token": token, "at": at},
                 )
             if released:
                 numbers = self._json.values("released", "n", "bigint")
@@ -358,6 +366,18 @@ class DeliveryLedger:
                             None if sub is None else int(sub), region, int(count), message)
                 for at, p, w, c, state, sub, region, count, message in rows
             ]  # fmt: skip
+
+    async def channels_with(self, story_id: str) -> int:
+        """How many channels were sent this story (in messages the platforms accepted)."""
+        async with self.engine.connect() as conn:
+            count = await conn.execute(
+                text(
+                    "SELECT count(*) FROM deliveries AS d JOIN sends AS o ON o.id = d.send_id"
+                    " WHERE d.story_id = :story AND o.state = 'sent'"
+                ),
+                {"story": story_id},
+            )
+            return int(count.scalar_one())
 
     async def count_sent(self) -> int:
         """Stories delivered (in messages the platforms accepted)."""

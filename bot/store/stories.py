@@ -234,6 +234,41 @@ class StoryStore:
             return [], None
         return [self._story(r.data) for r in rows], rows[-1].ingested_at
 
+    async def changed_since(
+        self, since: datetime, *, limit: int = 1000
+    ) -> tuple[list[str], datetime | None]:
+        """Stories stored before and changed after ``since`` (oldest change first): their
+        ids, and the newest such change."""
+        c = stories.c
+        query = (
+            select(c.id, c.changed_at)
+            .where(c.changed_at > since, c.changed_at > c.ingested_at)
+            .order_by(c.changed_at)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        if not rows:
+            return [], None
+        return [r.id for r in rows], rows[-1].changed_at
+
+    async def last_change(self, story_id: str) -> datetime | None:
+        """When a stored story last changed after it was first stored (None if it never did)."""
+        c = stories.c
+        query = select(c.changed_at).where(c.id == story_id, c.changed_at > c.ingested_at)
+        async with self.engine.connect() as conn:
+            return (await conn.execute(query)).scalar_one_or_none()
+
+    async def with_changes(self, story_ids: Collection[str]) -> dict[str, tuple[Story, datetime]]:
+        """These stories by id (those the store has), each with when it last changed."""
+        if not story_ids:
+            return {}
+        c = stories.c
+        query = select(c.id, c.data, c.changed_at).where(c.id.in_(sorted(set(story_ids))))
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {r.id: (self._story(r.data), r.changed_at) for r in rows}
+
     async def search(self, query: SearchQuery) -> list[Story]:
         """Stories matching every word (stemmed: "elect" finds "elections").
 

@@ -100,6 +100,7 @@ stories = Table(
     Index("ix_stories_region_sort_at", "region", "sort_at"),
     Index("ix_stories_sort_at", "sort_at"),
     Index("ix_stories_url", "url"),
+    Index("ix_stories_changed_at", "changed_at"),
 )
 
 fetch_validators = Table(
@@ -165,6 +166,9 @@ sends = Table(
     Column("number", BigInteger, nullable=False),
     Column("message_id", Text, nullable=True),
     Column("at", UTCDateTime, nullable=False),  # when reserved, then when sent
+    # What the message shows, to edit it when one of its stories changes (JSON, see
+    # ``bot.render.model.shown``); none for a notice, or once the message was deleted.
+    Column("content", Text, nullable=True),
     # Messages in flight only, by reservation (see migration 0007); queries name the state
     # as a literal, as a partial index needs.
     Index(
@@ -189,7 +193,25 @@ deliveries = Table(
     Column("story_id", String(16), nullable=False),
     Column("send_id", BigInteger, nullable=False),
     PrimaryKeyConstraint("platform", "workspace", "channel", "story_id"),
+    # the messages that carry a story: those to edit when it changes
+    Index("ix_deliveries_story_id", "story_id"),
     sqlite_with_rowid=False,
+)
+
+# Messages to edit because a story they show changed: due a short while after the change,
+# so a burst of updates makes one edit; ``planned_at`` is when the latest change planned for
+# it was made, so an edit under way when another change comes is made again. Claimed like a
+# push.
+message_edits = Table(
+    "message_edits",
+    metadata,
+    Column("send_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("planned_at", UTCDateTime, nullable=False),
+    Column("claimed_by", String(32), nullable=True),
+    Column("claimed_at", UTCDateTime, nullable=True),
+    Column("tries", Integer, nullable=False),
+    Index("ix_message_edits_due_at", "due_at"),
 )
 
 # Events a platform delivered (and may deliver again: Slack retries an event it thinks was

@@ -46,7 +46,7 @@ async def test_answers_and_pushes_read_as_in_a_channel(core: Core) -> None:
         "/signals story nosuchid",
     )  # fmt: skip
     assert "The next Europe push at Thu 26 Nov 07:00 CET (in 18 h) would hold 3 stories:" in out
-    assert "[#general] signalbot:\n== Europe · Wednesday, November 25 ==" in out
+    assert "[#general] signalbot (message 1):\n== Europe · Wednesday, November 25 ==" in out
     assert out.count("== Europe · Wednesday, November 25 ==") == 2  # preview + the one push
     assert "Sent the Europe digest: 3 stories." in out
     assert "Post to channel" not in out  # buttons are for platforms that have them

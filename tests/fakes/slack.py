@@ -153,6 +153,9 @@ class FakeSlack:
     port: int = 0
     _sent: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     _ts: int = 0
+    # The messages in each channel as they read now, by ts: chat.update edits them; a
+    # person deleting one is ``delete``.
+    messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     @property
     def api_url(self) -> str:
@@ -230,6 +233,18 @@ class FakeSlack:
             and (channel is None or c.body.get("channel") == channel)
         ]  # fmt: skip
 
+    def updated(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Edits Slack accepted (``chat.update``, in a channel or everywhere), in order."""
+        return [
+            c.body for c in self.calls
+            if c.method == "chat.update" and c.body.get("_ok")
+            and (channel is None or c.body.get("channel") == channel)
+        ]  # fmt: skip
+
+    def delete(self, channel: str, ts: str) -> None:
+        """A person deletes a message from the channel."""
+        del self.messages[(channel, ts)]
+
     def _team_of(self, token: str | None) -> Team | None:
         return next((t for t in self.teams.values() if t.token == token), None)
 
@@ -278,12 +293,9 @@ class FakeSlack:
         channel = str(body.get("channel") or "")
         if not channel:
             return self._error("channel_not_found")
-        if self.fail_next.get(channel):
-            return self._error(self.fail_next[channel].pop(0))
-        for prefix, error in (("gone-", "channel_not_found"), ("outside-", "not_in_channel"),
-                              ("archived-", "is_archived")):  # fmt: skip
-            if channel.startswith(prefix):
-                return self._error(error)
+        refused = self._refused(channel)
+        if refused is not None:
+            return refused
         if self.channel_limit:
             count, seconds = self.channel_limit
             now, sent = time.monotonic(), self._sent[channel]
@@ -295,9 +307,54 @@ class FakeSlack:
                 return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
                                          headers={"Retry-After": str(wait)})  # fmt: skip
             sent.append(now)
+        invalid = self._invalid(body)
+        if invalid is not None:
+            return invalid
+        self._ts += 1
+        ts = f"{1_790_000_000 + self._ts}.{self._ts:06d}"
+        body["_ok"] = True
+        self.messages[(channel, ts)] = message = self._message(body, ts, team)
+        return self._ok(channel=channel, ts=ts, message=message)
+
+    async def _chat_update(self, team: Team, body: dict[str, Any]) -> web.Response:
+        """An edit of a message the bot posted: the channel and the message's ``ts``."""
+        channel, ts = str(body.get("channel") or ""), str(body.get("ts") or "")
+        if not channel:
+            return self._error("channel_not_found")
+        if not ts:
+            return self._error("invalid_arguments")
+        refused = self._refused(channel)
+        if refused is not None:
+            return refused
+        stored = self.messages.get((channel, ts))
+        if stored is None:
+            return self._error("message_not_found")
+        if stored.get("bot_id") != "B1" or stored.get("team") != team.id:
+            return self._error("cant_update_message")
+        invalid = self._invalid(body)
+        if invalid is not None:
+            return invalid
+        body["_ok"] = True
+        self.messages[(channel, ts)] = message = {**self._message(body, ts, team),
+                                                  "edited": {"user": team.bot_user, "ts": ts}}
+        return self._ok(channel=channel, ts=ts, text=body.get("text", ""), message=message)
+
+    def _refused(self, channel: str) -> web.Response | None:
+        """What Slack answers for a channel the bot cannot post in (None: it can)."""
+        if self.fail_next.get(channel):
+            return self._error(self.fail_next[channel].pop(0))
+        for prefix, error in (("gone-", "channel_not_found"), ("outside-", "not_in_channel"),
+                              ("archived-", "is_archived")):  # fmt: skip
+            if channel.startswith(prefix):
+                return self._error(error)
+        return None
+
+    def _invalid(self, body: dict[str, Any]) -> web.Response | None:
+        """What Slack answers for a message body it refuses (None: it takes it)."""
         blocks = body.get("blocks")
         if isinstance(blocks, str):
             blocks = json.loads(blocks)
+            body["blocks"] = blocks
         if not body.get("text") and not blocks:
             return self._error("no_text")
         if length(str(body.get("text", ""))) > MESSAGE_TEXT:
@@ -308,10 +365,12 @@ class FakeSlack:
                 return self._error("msg_blocks_too_long")
             if errors:
                 return self._error("invalid_blocks", errors=errors)
-        self._ts += 1
-        ts = f"{1_790_000_000 + self._ts}.{self._ts:06d}"
-        body["_ok"] = True
-        return self._ok(channel=channel, ts=ts, message={"text": body.get("text"), "ts": ts})
+        return None
+
+    @staticmethod
+    def _message(body: dict[str, Any], ts: str, team: Team) -> dict[str, Any]:
+        return {"type": "message", "text": body.get("text", ""), "blocks": body.get("blocks"),
+                "ts": ts, "bot_id": "B1", "team": team.id, "user": team.bot_user}  # fmt: skip
 
     async def _views_publish(self, team: Team, body: dict[str, Any]) -> web.Response:
         view = body.get("view")
