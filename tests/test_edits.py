@@ -211,7 +211,7 @@ async def test_a_change_while_an_edit_is_made_is_edited_after_it(core: Core) -> 
     sender.send = meanwhile  # type: ignore[method-assign]
     await editor.edit_due()
     await bot.delivery.run_edits()
-    titles = [[c.title for c in e.content.cards][0] for e in sender.edits]  # type: ignore[union-attr]
+    titles = [e.content.cards[0].title for e in sender.edits]  # type: ignore[union-attr]
     assert titles == ["Living story number 1, first fix", "Living story number 1, second fix"]
 
 
