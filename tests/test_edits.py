@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from adapters.console import ConsoleSender
 from bot.app import Bot, Core, build_bot, build_core
 from bot.clock import FrozenClock
+from bot.commands import CommandContext
 from bot.delivery import DeliveryError, Outgoing, RateLimits
 from bot.delivery.edits import EDIT_DELAY
 from bot.domain import ChannelRef, Insight, Story, Subscription
@@ -25,6 +27,7 @@ from tests.conftest import settings_for, started_core
 
 START = datetime(2026, 11, 30, 5, 0, tzinfo=UTC)  # 06:00 in Brussels; pushes at 07:00
 AFTER_DELAY = EDIT_DELAY + timedelta(seconds=1)
+EDITED = ("signalbot_edits_total", {"platform": "console", "outcome": "edited"})
 
 
 def story(n: int, *, insights: int = 2, title: str | None = None, **changes: object) -> Story:
@@ -115,8 +118,10 @@ async def test_an_updated_story_is_edited_in_place_once(core: Core) -> None:
     soon = await bot.delivery.run_edits()  # the change waits out the delay: more may come
     assert soon.planned == 2 and not sender.edits
     later(core)
+    counted = REGISTRY.get_sample_value(*EDITED) or 0.0
     done = await bot.delivery.run_edits()
     assert done.outcomes == {"sent": 2} and len(sender.edits) == 2
+    assert REGISTRY.get_sample_value(*EDITED) == counted + 2  # on /metrics
     assert {e.replaces for e in sender.edits} == {"console-1", "console-2"}
     assert len(sender.sent) == 2  # nothing posted anew
     edited = sender.edits[0].content
@@ -286,14 +291,12 @@ async def test_the_story_command_says_when_it_changed_and_where_it_went(core: Co
     bot = build_bot(core, {"console": sender})
     await pushed(core, bot, "#a", "#b", "#c")
     story_id = story(2).id
-    context_channel = ChannelRef("console", "local", "#a")
-    from bot.commands import CommandContext
-
-    reply = await bot.commands.handle(f"/signals story {story_id}", CommandContext(context_channel, "u", True))
+    asking = CommandContext(ChannelRef("console", "local", "#a"), "u", True)
+    reply = await bot.commands.handle(f"/signals story {story_id}", asking)
     assert reply.text == "signalbot has sent it to 3 channels."
     later(core, timedelta(hours=1))
     await updated(core)
-    reply = await bot.commands.handle(f"/signals story {story_id}", CommandContext(context_channel, "u", True))
+    reply = await bot.commands.handle(f"/signals story {story_id}", asking)
     assert reply.text == (
         "signalbot has sent it to 3 channels; updated Nov 30, 2026, 8:04 AM UTC."
     )

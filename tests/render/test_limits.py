@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,7 +19,8 @@ from tests.render.strategies import stories
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 JOINER = "\u2060"
-OUR_LINK = re.compile(r"<https?://[^|<>\s]+\|")
+# our own markup: a link's target, and the date of an update (Slack formats it per reader)
+OUR_LINK = re.compile(r"<https?://[^|<>\s]+\||<!date\^\d+\^Updated \{date_short_pretty\} at \{time\}\|")
 
 
 def slack_texts(payload: dict[str, Any]) -> list[str]:
@@ -160,3 +163,29 @@ def test_digests_fit_every_platform(items: list[Story]) -> None:
 
     text = render_digest(digest, "text")
     assert isinstance(text, str) and "Europe" in text.splitlines()[0]
+
+
+@SETTINGS
+@given(st.lists(stories, min_size=1, max_size=12))
+def test_an_edited_digest_fits_every_platform_and_only_our_marks_are_live(
+    items: list[Story],
+) -> None:
+    """As an edit renders it: every card says when it was updated, each platform its way."""
+    at = datetime(2026, 11, 30, 9, 4, tzinfo=ZoneInfo("Europe/Brussels"))
+    plain = build_digest("europe", date(2026, 11, 25), items)
+    digest = replace(plain, cards=tuple(replace(card, updated_at=at) for card in plain.cards))
+    slack_payload = render_digest(digest, "slack")
+    assert isinstance(slack_payload, dict)
+    assert_slack_limits(slack_payload)
+    for text in slack_texts(slack_payload):
+        assert_slack_inert(text)
+    discord_payload = render_digest(digest, "discord")
+    assert isinstance(discord_payload, dict)
+    assert_discord_limits(discord_payload)
+    mark = f"*Updated <t:{int(at.timestamp())}:f>*"
+    for embed in discord_payload["embeds"]:
+        description = embed.get("description", "")
+        assert description.startswith(mark)
+        assert_discord_inert(description.removeprefix(mark))
+    text = render_digest(digest, "text")
+    assert isinstance(text, str) and "Updated Nov 30, 2026, 9:04 AM CET" in text

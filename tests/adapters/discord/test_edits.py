@@ -1,0 +1,98 @@
+"""Living messages on Discord: a pushed story whose page is updated is edited in place
+(``PATCH`` of the bot's message through discord.py's REST client, never posted again),
+inside Discord's limits and without a mention; a deleted message (Unknown Message) is dropped
+from edits and pauses nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import discord
+import pytest
+
+from adapters.discord import DiscordSender, make_client
+from bot.app import Core, build_bot
+from bot.clock import FrozenClock
+from bot.domain import ChannelRef
+from tests.adapters.living import (
+    NEW_INSIGHT,
+    ingest,
+    pushed_to,
+    updated_and_edited,
+    updated_version,
+)
+from tests.conftest import settings_for, started_core
+from tests.fakes.discord import Channel, FakeDiscord, serve_discord
+from tests.render.test_limits import assert_discord_inert, assert_discord_limits
+
+TOKEN = "fake-bot-token.for-signalbot-tests"
+G1 = 1000 << 22
+NEWS, DESK = 5001, 5002
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    fake = FakeDiscord(token=TOKEN)
+    fake.guild(G1, "Newsroom", [Channel(NEWS, G1, "news"), Channel(DESK, G1, "desk")])
+    async with serve_discord(fake):
+        yield fake
+
+
+@pytest.fixture
+async def core(sqlite_url: str) -> AsyncIterator[Core]:
+    clock = FrozenClock(datetime(2024, 3, 2, 12, 0, tzinfo=UTC))
+    async with started_core(sqlite_url, clock, samples=False) as started:
+        yield started
+
+
+@pytest.fixture
+async def client(fake: FakeDiscord, sqlite_url: str) -> AsyncIterator[discord.Client]:
+    client = make_client(settings_for(sqlite_url, discord_token=TOKEN,
+                                      discord_api_url=fake.api_url))  # fmt: skip
+    await client.login(TOKEN)
+    yield client
+    await client.close()
+
+
+def to(channel: int) -> ChannelRef:
+    return ChannelRef("discord", str(G1), str(channel))
+
+
+async def test_an_updated_page_is_one_edit_per_message(
+    core: Core, fake: FakeDiscord, client: discord.Client
+) -> None:
+    bot = build_bot(core, {"discord": DiscordSender(client.http)})
+    await pushed_to(core, bot, [to(NEWS), to(DESK)])
+    assert len(fake.posted(NEWS)) == len(fake.posted(DESK)) == 1
+    assert await updated_and_edited(core, bot) == {"sent": 2}
+    for channel in (NEWS, DESK):
+        (edit,) = fake.edited[channel]
+        assert len(fake.posted(channel)) == 1  # nothing posted anew
+        assert_discord_limits(edit)
+        (embed,) = edit["embeds"]
+        mark = f"*Updated <t:{int(datetime(2024, 3, 3, 9, 4, tzinfo=UTC).timestamp())}:f>*"
+        assert embed["description"].startswith(mark)
+        assert NEW_INSIGHT in embed["description"]
+        assert_discord_inert(embed["description"].removeprefix(mark))
+        (stored,) = [m for m in fake.messages.values() if int(m["channel_id"]) == channel]
+        assert stored["edited_timestamp"] and stored["embeds"][0]["description"].startswith(mark)
+    # the same page again: nothing more to edit
+    _, outcome = await ingest(core, updated_version())
+    assert outcome == "unchanged"
+    core.clock.advance(core.settings.edit_window / 100)  # type: ignore[attr-defined]
+    assert (await bot.delivery.run_edits()).outcomes == {}
+    assert len(fake.edited[NEWS]) == len(fake.edited[DESK]) == 1
+
+
+async def test_a_deleted_message_is_dropped_and_pauses_nothing(
+    core: Core, fake: FakeDiscord, client: discord.Client
+) -> None:
+    bot = build_bot(core, {"discord": DiscordSender(client.http)})
+    await pushed_to(core, bot, [to(NEWS), to(DESK)])
+    (deleted,) = [i for i, m in fake.messages.items() if int(m["channel_id"]) == DESK]
+    del fake.messages[deleted]  # someone deleted the push
+    assert await updated_and_edited(core, bot) == {"sent": 1, "gone": 1}
+    assert len(fake.edited[NEWS]) == 1 and not fake.edited[DESK]
+    (sub,) = await core.subscriptions.for_channel(to(DESK))
+    assert not sub.paused and sub.failures == 0
