@@ -113,6 +113,7 @@ class Fakes:
             {**slack["posted"], **discord["posted"]},
             int(slack["rejected_429"]),
             dict(discord["rejected_429"]),
+            {**slack["updated"], **discord["edited"]},
         )
 
     def close(self) -> None:
@@ -123,11 +124,12 @@ class Fakes:
 @dataclass(frozen=True)
 class Seen:
     """What the fakes saw: messages by channel (both platforms), Slack's 429s, Discord's by
-    scope."""
+    scope, and edits by channel."""
 
     posted: dict[str, int]
     slack_429: int
     discord_429: dict[str, int]
+    edited: dict[str, int]  # edits of the bot's messages, by channel
 
 
 @dataclass

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import scratch_postgres
+from bot.app import build_core
+from bot.domain import Insight
+from tests.conftest import scratch_postgres, settings_for
 from tests.replicas import (
     Fakes,
     Plan,
@@ -19,6 +21,7 @@ from tests.replicas import (
     prepare,
     start_bot,
     stop,
+    story,
     tally,
     wait_delivered,
 )
@@ -75,3 +78,37 @@ async def test_a_process_killed_mid_push_loses_nothing(replica_url: str, tmp_pat
     print(f"killed mid-push: {duplicates} duplicates, {lost} lost")
     assert lost == 0
     assert duplicates <= DUPLICATE_BOUND, duplicates
+
+
+async def test_two_processes_edit_each_message_once(replica_url: str, tmp_path: Path) -> None:
+    plan = Plan(slack=400, discord=100, workspaces=10)
+    names = sorted(c.channel for c in plan.channels())
+    fakes = Fakes(plan, channel_limits=True, global_limit=True)
+    try:
+        await prepare(replica_url, plan, datetime.now(UTC) + timedelta(seconds=5))
+        bots = [await start_bot(replica_url, fakes, n, 2, tmp_path) for n in range(2)]
+        try:
+            await wait_delivered(fakes, len(names), within=120)
+            core = build_core(settings_for(replica_url))
+            try:  # one story of every push updated: a new insight
+                now = datetime.now(UTC)
+                old = (await core.stories.with_changes([story(1, now).id]))[story(1, now).id][0]
+                views = [*old.insights, Insight(title="A second view", sources=["Bloomberg"])]
+                changed = old.model_copy(update={"insights": views})
+                assert await core.stories.save(changed, now=now) == "updated"
+            finally:
+                await core.close()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 120  # due 30 s after the change, then paced
+            while len((await fakes.stats()).edited) < len(names) and loop.time() < deadline:
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(6)  # a second edit of one message would show now
+            seen = await fakes.stats()
+        finally:
+            for bot in bots:
+                await stop(bot)
+    finally:
+        fakes.close()
+    assert tally(seen.posted, plan) == (0, 0)  # an update is an edit, never a new message
+    assert sorted(seen.edited) == names
+    assert set(seen.edited.values()) == {1}

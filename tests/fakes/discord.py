@@ -2558,6 +2558,7 @@ class FakeDiscord:
     def stats(self) -> dict[str, Any]:
         return {
             "posted": {str(c): len(b) for c, b in self.sent.items()},
+            "edited": {str(c): len(b) for c, b in self.edited.items() if b},
             "rejected_429": dict(self.rejected_429),
             "invalid_requests": self.invalid_requests,
             "requests": len(self.calls),

@@ -181,7 +181,12 @@ class FakeSlack:
         counts: dict[str, int] = defaultdict(int)
         for body in self.posted():
             counts[str(body["channel"])] += 1
-        return web.json_response({"posted": counts, "rejected_429": self.rejected_429})
+        edits: dict[str, int] = defaultdict(int)
+        for body in self.updated():
+            edits[str(body["channel"])] += 1
+        return web.json_response(
+            {"posted": counts, "updated": edits, "rejected_429": self.rejected_429}
+        )
 
     async def reset(self, request: web.Request) -> web.Response:
         self.calls.clear()
