@@ -182,6 +182,16 @@ async def wait_delivered(fakes: Fakes, expected: int, within: float) -> None:
         await asyncio.sleep(0.5)
 
 
+async def wait_edited(fakes: Fakes, expected: int, within: float) -> None:
+    """Until ``expected`` channels have had a message edited (or ``within`` seconds)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while loop.time() < deadline:
+        if len((await fakes.stats()).edited) >= expected:
+            return
+        await asyncio.sleep(0.5)
+
+
 def tally(posted: dict[str, int], plan: Plan) -> tuple[int, int]:
     """Duplicates (messages beyond one a channel) and lost pushes (channels with none)."""
     names = [c.channel for c in plan.channels()]

@@ -24,6 +24,7 @@ from tests.replicas import (
     story,
     tally,
     wait_delivered,
+    wait_edited,
 )
 
 PLAN = Plan(slack=9000, discord=1000, workspaces=60)
@@ -98,10 +99,7 @@ async def test_two_processes_edit_each_message_once(replica_url: str, tmp_path: 
                 assert await core.stories.save(changed, now=now) == "updated"
             finally:
                 await core.close()
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 120  # due 30 s after the change, then paced
-            while len((await fakes.stats()).edited) < len(names) and loop.time() < deadline:
-                await asyncio.sleep(0.5)
+            await wait_edited(fakes, len(names), within=120)  # due 30 s after the change
             await asyncio.sleep(6)  # a second edit of one message would show now
             seen = await fakes.stats()
         finally:
