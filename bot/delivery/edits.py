@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 EDIT_DELAY = timedelta(seconds=30)
 EDIT_BATCH = 500
 CHANGES_AT_ONCE = 1000
+# How far behind the newest change seen each look for changes starts (see Editor.plan).
+LOOK_BACK = timedelta(minutes=2)
 # An edit the platform kept refusing for now (5xx, long 429s) is given up after this many.
 MAX_EDIT_TRIES = 5
 
@@ -131,6 +133,7 @@ class Editor:
         # Changes seen up to here. A process starts a window back: a story changed while
         # it was down is still edited (what was already edited compares equal: no request).
         self.watermark: datetime | None = None
+        self._planned: dict[str, datetime] = {}  # story id: its change planned lately
 
     async def run(self) -> EditRound:
         """Queue edits for the stories changed since the last look, then make every due edit."""
@@ -145,22 +148,33 @@ class Editor:
 
     async def plan(self) -> int:
         """Queue an edit of each message within the window that shows a story changed since
-        the last look; how many messages that is."""
+        the last look; how many messages that is.
+
+        Each look goes :data:`LOOK_BACK` behind the newest change seen: a change whose time
+        was read before another process's later change committed is still found (what was
+        planned already is known by its story and change time, and not planned again)."""
         now = self.clock.now()
-        since = self.watermark or now - self.window
-        planned = 0
+        since = now - self.window if self.watermark is None else self.watermark - LOOK_BACK
+        after, newest, planned = "", self.watermark, 0
         while True:
-            ids, newest = await self.stories.changed_since(since, limit=CHANGES_AT_ONCE)
-            if newest is None:
+            changes = await self.stories.changed_since(since, after=after, limit=CHANGES_AT_ONCE)
+            fresh = [(sid, at) for sid, at in changes if self._planned.get(sid) != at]
+            if fresh:
+                last = max(at for _, at in fresh)
+                async with self.writing:  # due a delay after the change (those after it join it)
+                    planned += await self.queue.plan(
+                        [sid for sid, _ in fresh], changed_at=last,
+                        sent_since=now - self.window, due=last + self.delay,
+                    )  # fmt: skip
+                self._planned.update(fresh)
+            if changes:
+                after, since = changes[-1]
+                newest = since if newest is None else max(newest, since)
+            if len(changes) < CHANGES_AT_ONCE:
                 break
-            async with self.writing:  # due a delay after the change (those after it join it)
-                planned += await self.queue.plan(
-                    ids, changed_at=newest, sent_since=now - self.window, due=newest + self.delay
-                )
-            since = newest
-            if len(ids) < CHANGES_AT_ONCE:
-                break
-        self.watermark = since
+        self.watermark = newest if newest is not None else now - self.window
+        horizon = self.watermark - LOOK_BACK
+        self._planned = {sid: at for sid, at in self._planned.items() if at >= horizon}
         return planned
 
     async def edit_due(self, done: EditRound | None = None) -> int:

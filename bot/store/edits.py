@@ -177,11 +177,11 @@ class EditQueue:
                 rows = j.table("finished", "f", send="bigint", planned="text")
                 packed = [[job.send_id, j.time(job.planned_at)] for job in finished]
                 planned = "CAST(f.planned AS timestamptz)" if j.postgres else "f.planned"
+                # uncorrelated: the rows are read once (a correlated form reads them per row)
                 await conn.execute(
                     text(
-                        "DELETE FROM message_edits WHERE claimed_by = :token AND send_id IN"
-                        f" (SELECT f.send FROM {rows} WHERE f.send = message_edits.send_id"
-                        f" AND {planned} = message_edits.planned_at)"
+                        "DELETE FROM message_edits WHERE claimed_by = :token"
+                        f" AND (send_id, planned_at) IN (SELECT f.send, {planned} FROM {rows})"
                     ),
                     {"finished": json.dumps(packed), "token": token},
                 )

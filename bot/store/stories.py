@@ -235,22 +235,21 @@ class StoryStore:
         return [self._story(r.data) for r in rows], rows[-1].ingested_at
 
     async def changed_since(
-        self, since: datetime, *, limit: int = 1000
-    ) -> tuple[list[str], datetime | None]:
-        """Stories stored before and changed after ``since`` (oldest change first): their
-        ids, and the newest such change."""
+        self, since: datetime, *, after: str = "", limit: int = 1000
+    ) -> list[tuple[str, datetime]]:
+        """Stories stored before and changed after ``(since, after)``, in the order of
+        (change time, id): each one's id and when it changed. Pass the last one's time and id
+        for the next page."""
         c = stories.c
+        later = or_(c.changed_at > since, and_(c.changed_at == since, c.id > after))
         query = (
             select(c.id, c.changed_at)
-            .where(c.changed_at > since, c.changed_at > c.ingested_at)
-            .order_by(c.changed_at)
+            .where(later, c.changed_at > c.ingested_at)
+            .order_by(c.changed_at, c.id)
             .limit(limit)
         )
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        if not rows:
-            return [], None
-        return [r.id for r in rows], rows[-1].changed_at
+            return [(r.id, r.changed_at) for r in await conn.execute(query)]
 
     async def last_change(self, story_id: str) -> datetime | None:
         """When a stored story last changed after it was first stored (None if it never did)."""

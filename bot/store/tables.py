@@ -205,7 +205,7 @@ deliveries = Table(
 message_edits = Table(
     "message_edits",
     metadata,
-    Column("send_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("send_id", _SEQ, primary_key=True, autoincrement=False),  # SQLite: the rowid
     Column("due_at", UTCDateTime, nullable=False),
     Column("planned_at", UTCDateTime, nullable=False),
     Column("claimed_by", String(32), nullable=True),

@@ -26,7 +26,13 @@ def upgrade() -> None:
     op.create_index("ix_stories_changed_at", "stories", ["changed_at"])
     op.create_table(
         "message_edits",
-        sa.Column("send_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        # SQLite: INTEGER, the rowid itself (no second index of the key)
+        sa.Column(
+            "send_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=False,
+        ),
         sa.Column("due_at", UTCDateTime, nullable=False),
         sa.Column("planned_at", UTCDateTime, nullable=False),
         sa.Column("claimed_by", sa.String(32), nullable=True),
