@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -121,21 +121,9 @@ class TimedQueue(EditQueue):
         super().__init__(*args, **kwargs)
         self.claims: list[tuple[float, int]] = []  # seconds, edits claimed
 
-    async def claim(
-        self,
-        token: str,
-        *,
-        now: datetime,
-        stale_before: datetime,
-        dead: Collection[str] = frozenset(),
-        platforms: Collection[str],
-        limit: int = 1000,
-    ) -> list[EditJob]:
+    async def claim(self, *args: Any, **kwargs: Any) -> list[EditJob]:
         start = time.perf_counter()
-        jobs = await super().claim(
-            token, now=now, stale_before=stale_before, dead=dead, platforms=platforms,
-            limit=limit,
-        )  # fmt: skip
+        jobs = await super().claim(*args, **kwargs)
         self.claims.append((time.perf_counter() - start, len(jobs)))
         return jobs
 

@@ -76,6 +76,8 @@ def delivery_error(error: discord.HTTPException) -> DeliveryError:
     named = f"{error.text} (HTTP {status})" if error.text else f"HTTP {status}"
     if status == 401:
         return DeliveryError(named, scope="platform")
+    if error.code == UNKNOWN_MESSAGE:  # an edit's message was deleted (only an edit names one)
+        return DeliveryError(named, message_gone=True)
     if status in (403, 404):  # Missing Access / Permissions, Unknown Channel
         return DeliveryError(named, scope="channel")
     if status == 429:
@@ -109,9 +111,6 @@ class DiscordSender:
         except discord.RateLimited as error:
             raise DeliveryError("rate limited (HTTP 429)", retry_after=error.retry_after) from None
         except discord.HTTPException as error:
-            if message.replaces is not None and error.code == UNKNOWN_MESSAGE:
-                gone = f"{error.text} (HTTP {error.status})"
-                raise DeliveryError(gone, message_gone=True) from None
             raise delivery_error(error) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise DeliveryError(f"connection failed ({type(error).__name__})") from None

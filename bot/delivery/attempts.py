@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from bot.delivery.limits import Limiter
 from bot.delivery.sender import DeliveryError, Outgoing, Sender
 from bot.domain import ChannelRef
-from bot.metrics import DELIVERIES, RATE_LIMITED
+from bot.metrics import DELIVERIES, EDITS, RATE_LIMITED
 
 if TYPE_CHECKING:
     from bot.delivery.outcomes import Result
@@ -89,8 +89,11 @@ class Attempts:
         and a failure of a wider scope than the message is noted there.
         """
         result = await self._attempt(message, refusals)
+        platform, status = message.channel.platform, result[0]
         if message.replaces is None:
-            DELIVERIES.labels(message.channel.platform, result[0]).inc()
+            DELIVERIES.labels(platform, status).inc()
+        else:
+            EDITS.labels(platform, "edited" if status == "sent" else status).inc()
         return result
 
     async def _attempt(self, message: Outgoing, refusals: Refusals | None) -> Result:

@@ -26,7 +26,6 @@ from bot.clock import Clock
 from bot.delivery.attempts import CLAIM_LEASE, Attempts
 from bot.delivery.sender import Outgoing
 from bot.domain import Story
-from bot.metrics import EDITS
 from bot.render.model import Digest, PushContent, StoryCard, card_from_story, shown
 from bot.store.edits import EditJob, EditQueue
 from bot.store.stories import StoryStore
@@ -62,13 +61,13 @@ def _zone(name: str | None) -> ZoneInfo:
 
 
 def restored(
-    shown: str, stories: Mapping[str, tuple[Story, datetime]], zone: ZoneInfo
+    data: Mapping[str, Any], stories: Mapping[str, tuple[Story, datetime]], zone: ZoneInfo
 ) -> tuple[PushContent, bool] | None:
-    """The content a message that shows ``shown`` shows now: the same stories in the same
-    order (and the same digest header), each as the store has it, and whether a reader sees
-    any difference. A story whose version changed says it was updated (when the page says,
-    else when the store saw the change), in ``zone``. None if a story is no longer stored."""
-    data: dict[str, Any] = json.loads(shown)
+    """The content a message that shows ``data`` (what :func:`bot.render.model.shown`
+    recorded, read) shows now: the same stories in the same order (and the same digest
+    header), each as the store has it, and whether a reader sees any difference. A story
+    whose version changed says it was updated (when the page says, else when the store saw
+    the change), in ``zone``. None if a story is no longer stored."""
     cards: list[StoryCard] = []
     changed = False
     for story_id, version, updated in data["cards"]:
@@ -95,13 +94,6 @@ def restored(
         more_hint=more_hint,
     )
     return digest, changed
-
-
-def story_ids(shown: str | None) -> list[str]:
-    """The stories a message shows (see :func:`bot.render.model.shown`)."""
-    if not shown:
-        return []
-    return [entry[0] for entry in json.loads(shown)["cards"]]
 
 
 class Editor:
@@ -188,8 +180,10 @@ class Editor:
             )  # fmt: skip
         if not jobs:
             return 0
-        wanted = {story_id for job in jobs for story_id in story_ids(job.content)}
-        stories = await self.stories.with_changes(wanted)
+        shows = {job.send_id: json.loads(job.content) for job in jobs if job.content}
+        stories = await self.stories.with_changes(
+            {entry[0] for data in shows.values() for entry in data["cards"]}
+        )
         finished: list[tuple[EditJob, str | None]] = []
         later: list[tuple[EditJob, datetime]] = []
         dropped: list[EditJob] = []
@@ -207,7 +201,7 @@ class Editor:
             elif job.content is None or job.message_id is None:
                 dropped.append(job)  # deleted meanwhile, or a platform without message ids
                 done.count("not editable")
-            elif (now_shown := restored(job.content, stories, _zone(job.timezone))) is None:
+            elif (now_shown := restored(shows[job.send_id], stories, _zone(job.timezone))) is None:
                 dropped.append(job)
                 done.count("story gone")
             elif not now_shown[1]:
@@ -220,11 +214,10 @@ class Editor:
         results = await asyncio.gather(
             *(self.attempts.deliver(message) for _, message, _ in sending)
         )
-        for (job, _, shows), (status, detail, _) in zip(sending, results, strict=True):
-            EDITS.labels(job.channel.platform, "edited" if status == "sent" else status).inc()
-            done.count(status)
+        for (job, _, recorded), (status, detail, _) in zip(sending, results, strict=True):
+            done.count(status)  # and counted on /metrics as every attempt is
             if status == "sent":
-                finished.append((job, shows))
+                finished.append((job, recorded))
             elif status == "gone":  # deleted by someone: never edited again
                 finished.append((job, None))
             elif status == "retrying" and job.tries + 1 < MAX_EDIT_TRIES:

@@ -133,24 +133,41 @@ class PushLedger:
                         again.append((push, more))
             asking, topping_up = again, True
 
+    @staticmethod
+    def sent_record(push: Push, result: Result, message: Outgoing | None) -> Sent | None:
+        """What the ledger records of a push whose message went out (with what it shows);
+        None where there is nothing to record (not sent, or it asked the ledger for none)."""
+        if result[0] != "sent" or not push.group.first:
+            return None
+        return (push.sub_id, result[2], None if message is None else shown(message.content))
+
+    async def record_sent(self, token: str, sent: list[Sent]) -> None:
+        """Record messages sent ahead of their batch's write-back (see :meth:`settle`)."""
+        record = self.ledger.settle(token=token, sent=sent, released=[], at=self.clock.now())
+        if self.ledger.engine.dialect.name == "postgresql":
+            await record  # row locks suffice: it waits for no other write of the process
+        else:
+            async with self.writing:  # SQLite: one writer at a time
+                await record
+
     async def settle(
         self,
         token: str,
         pushes: list[Push],
         results: list[Result],
         messages: list[Outgoing | None],
+        recorded: Collection[int] = frozenset(),
     ) -> None:
         """The reservation of each push that asked the ledger for stories: sent (with what
-        its message shows), or released (also where it got none, or nothing was sent)."""
+        its message shows; not again for those ``recorded`` already), or released (also
+        where it got none, or nothing was sent)."""
         sent: list[Sent] = []
         released: list[tuple[int, list[str]]] = []
-        for push, (status, _detail, message_id), message in zip(
-            pushes, results, messages, strict=True
-        ):
+        for push, result, message in zip(pushes, results, messages, strict=True):
             if push.group.first:  # it asked (see reserve)
-                if status == "sent":
-                    content = None if message is None else shown(message.content)
-                    sent.append((push.sub_id, message_id, content))
+                if (record := self.sent_record(push, result, message)) is not None:
+                    if push.sub_id not in recorded:
+                        sent.append(record)
                 else:
                     released.append((push.sub_id, [s.id for s in push.stories]))
         if sent or released:

@@ -21,7 +21,6 @@ from bot.delivery.plan import Group, Made, Push, PushLedger, message_for
 from bot.delivery.sender import Outgoing
 from bot.digests import candidates
 from bot.metrics import PUSH_LAG
-from bot.render.model import shown
 from bot.store.claims import PushClaims, PushRecord
 from bot.store.ledger import Sent
 from bot.store.stories import StoryStore
@@ -99,6 +98,7 @@ class DueScan:
         self.pausing = Pausing()  # subscriptions paused in this scan: one notice a channel
         self.unsettled: list[Sent] = []  # sent, not yet in the ledger
         self.enough_unsettled = asyncio.Event()
+        self.recorded: set[int] = set()  # pushes whose message is recorded sent (by number)
 
     async def run(self) -> list[PushOutcome]:
         """Claim every due push and deliver them all.
@@ -199,9 +199,9 @@ class DueScan:
                 batch.drained.set()
             try:
                 batch.results[index] = result = await attempt(message, refusals)
-                push = batch.pushes[index]
-                if result[0] == "sent" and push.group.first:  # it holds stories in the ledger
-                    self.unsettled.append((push.sub_id, result[2], shown(message.content)))
+                record = self.ledger.sent_record(batch.pushes[index], result, message)
+                if record is not None:
+                    self.unsettled.append(record)
                     if len(self.unsettled) >= SETTLE_AT:
                         self.enough_unsettled.set()
             except Exception as error:  # never leave a batch waiting for its write-back
@@ -221,7 +221,6 @@ class DueScan:
         messages whatever the number of processes):
         a process killed mid-push then leaves few messages whose record did not reach the
         ledger (they go out again once another process takes its pushes over)."""
-        postgres = self.ledger.ledger.engine.dialect.name == "postgresql"
         while True:
             with contextlib.suppress(TimeoutError):  # SETTLE_AT sent, or SETTLE_EVERY passed
                 await asyncio.wait_for(self.enough_unsettled.wait(), SETTLE_EVERY)
@@ -229,17 +228,12 @@ class DueScan:
             if not self.unsettled:
                 continue
             sent, self.unsettled = self.unsettled, []
-            record = self.ledger.ledger.settle(
-                token=self.reservation, sent=sent, released=[], at=self.clock.now()
-            )
             try:
-                if postgres:
-                    await record  # row locks suffice: it waits for no other write of ours
-                else:
-                    async with self.ledger.writing:  # SQLite: one writer at a time
-                        await record
+                await self.ledger.record_sent(self.reservation, sent)
             except Exception:  # the batch's write-back records them all the same
                 log.warning("recording sent messages early failed", exc_info=True)
+                continue
+            self.recorded.update(record[0] for record in sent)
 
     async def _claim(self, now: datetime, limit: int) -> list[int]:
         async with self.ledger.writing:  # a claim is a write: it queues behind the process's own
@@ -308,7 +302,9 @@ class DueScan:
             # The ledger first, committed on its own: a push outcome that fails to be written
             # must never take back the record of what was sent. Then the pauses, which drop
             # their subscriptions' claims: the outcomes never write over them.
-            await self.ledger.settle(batch.token, batch.pushes, batch.results, batch.messages)
+            await self.ledger.settle(
+                batch.token, batch.pushes, batch.results, batch.messages, self.recorded
+            )
             await self.outcomes.pause_refused(self.refusals, now)
             await self.claims.finish(self.token, batch.records)
         return batch.outcomes

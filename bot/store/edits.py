@@ -202,9 +202,3 @@ class EditQueue:
                 )
 
         await write(self.engine, store)
-
-    async def pending(self) -> int:
-        """Edits queued (due or not), of every process."""
-        async with self.engine.connect() as conn:
-            count = await conn.execute(text("SELECT count(*) FROM message_edits"))
-            return int(count.scalar_one())

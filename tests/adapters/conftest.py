@@ -11,10 +11,19 @@ import pytest
 
 from bot.app import Core
 from bot.clock import FrozenClock
+from tests.adapters.living import FIRST_SEEN
 from tests.conftest import started_core
 
 
 @pytest.fixture
 async def core(sqlite_url: str, clock: FrozenClock) -> AsyncIterator[Core]:
     async with started_core(sqlite_url, clock) as started:
+        yield started
+
+
+@pytest.fixture
+async def living_core(sqlite_url: str) -> AsyncIterator[Core]:
+    """A started core with no stories, its clock on the day the living-message page came out
+    (see ``tests/adapters/living.py``)."""
+    async with started_core(sqlite_url, FrozenClock(FIRST_SEEN), samples=False) as started:
         yield started

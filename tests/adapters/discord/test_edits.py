@@ -11,9 +11,8 @@ from datetime import UTC, datetime
 import discord
 import pytest
 
-from adapters.discord import DiscordSender, make_client
+from adapters.discord import DiscordSender
 from bot.app import Core, build_bot
-from bot.clock import FrozenClock
 from bot.domain import ChannelRef
 from tests.adapters.living import (
     NEW_INSIGHT,
@@ -22,7 +21,6 @@ from tests.adapters.living import (
     updated_and_edited,
     updated_version,
 )
-from tests.conftest import settings_for, started_core
 from tests.fakes.discord import Channel, FakeDiscord, serve_discord
 from tests.render.test_limits import assert_discord_inert, assert_discord_limits
 
@@ -39,33 +37,17 @@ async def fake() -> AsyncIterator[FakeDiscord]:
         yield fake
 
 
-@pytest.fixture
-async def core(sqlite_url: str) -> AsyncIterator[Core]:
-    clock = FrozenClock(datetime(2024, 3, 2, 12, 0, tzinfo=UTC))
-    async with started_core(sqlite_url, clock, samples=False) as started:
-        yield started
-
-
-@pytest.fixture
-async def client(fake: FakeDiscord, sqlite_url: str) -> AsyncIterator[discord.Client]:
-    client = make_client(settings_for(sqlite_url, discord_token=TOKEN,
-                                      discord_api_url=fake.api_url))  # fmt: skip
-    await client.login(TOKEN)
-    yield client
-    await client.close()
-
-
 def to(channel: int) -> ChannelRef:
     return ChannelRef("discord", str(G1), str(channel))
 
 
 async def test_an_updated_page_is_one_edit_per_message(
-    core: Core, fake: FakeDiscord, client: discord.Client
+    living_core: Core, fake: FakeDiscord, client: discord.Client
 ) -> None:
-    bot = build_bot(core, {"discord": DiscordSender(client.http)})
-    await pushed_to(core, bot, [to(NEWS), to(DESK)])
+    bot = build_bot(living_core, {"discord": DiscordSender(client.http)})
+    await pushed_to(living_core, bot, [to(NEWS), to(DESK)])
     assert len(fake.posted(NEWS)) == len(fake.posted(DESK)) == 1
-    assert await updated_and_edited(core, bot) == {"sent": 2}
+    assert await updated_and_edited(living_core, bot) == {"sent": 2}
     for channel in (NEWS, DESK):
         (edit,) = fake.edited[channel]
         assert len(fake.posted(channel)) == 1  # nothing posted anew
@@ -78,21 +60,21 @@ async def test_an_updated_page_is_one_edit_per_message(
         (stored,) = [m for m in fake.messages.values() if int(m["channel_id"]) == channel]
         assert stored["edited_timestamp"] and stored["embeds"][0]["description"].startswith(mark)
     # the same page again: nothing more to edit
-    _, outcome = await ingest(core, updated_version())
+    _, outcome = await ingest(living_core, updated_version())
     assert outcome == "unchanged"
-    core.clock.advance(core.settings.edit_window / 100)  # type: ignore[attr-defined]
+    living_core.clock.advance(living_core.settings.edit_window / 100)  # type: ignore[attr-defined]
     assert (await bot.delivery.run_edits()).outcomes == {}
     assert len(fake.edited[NEWS]) == len(fake.edited[DESK]) == 1
 
 
 async def test_a_deleted_message_is_dropped_and_pauses_nothing(
-    core: Core, fake: FakeDiscord, client: discord.Client
+    living_core: Core, fake: FakeDiscord, client: discord.Client
 ) -> None:
-    bot = build_bot(core, {"discord": DiscordSender(client.http)})
-    await pushed_to(core, bot, [to(NEWS), to(DESK)])
+    bot = build_bot(living_core, {"discord": DiscordSender(client.http)})
+    await pushed_to(living_core, bot, [to(NEWS), to(DESK)])
     (deleted,) = [i for i, m in fake.messages.items() if int(m["channel_id"]) == DESK]
     del fake.messages[deleted]  # someone deleted the push
-    assert await updated_and_edited(core, bot) == {"sent": 1, "gone": 1}
+    assert await updated_and_edited(living_core, bot) == {"sent": 1, "gone": 1}
     assert len(fake.edited[NEWS]) == 1 and not fake.edited[DESK]
-    (sub,) = await core.subscriptions.for_channel(to(DESK))
+    (sub,) = await living_core.subscriptions.for_channel(to(DESK))
     assert not sub.paused and sub.failures == 0

@@ -40,15 +40,6 @@ async def fake() -> AsyncIterator[FakeDiscord]:
 
 
 
-@pytest.fixture
-async def client(fake: FakeDiscord, sqlite_url: str) -> AsyncIterator[discord.Client]:
-    client = make_client(settings_for(sqlite_url, discord_token=TOKEN,
-                                      discord_api_url=fake.api_url))  # fmt: skip
-    await client.login(TOKEN)
-    yield client
-    await client.close()
-
-
 def to(channel: int) -> ChannelRef:
     return ChannelRef("discord", str(G1), str(channel))
 

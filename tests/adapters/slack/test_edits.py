@@ -5,14 +5,12 @@ dropped from edits and pauses nothing."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
 
 from adapters.slack.sender import SlackSender
 from bot.app import Core, build_bot
-from bot.clock import FrozenClock
 from bot.domain import ChannelRef
 from tests.adapters.living import (
     NEW_INSIGHT,
@@ -21,7 +19,6 @@ from tests.adapters.living import (
     updated_and_edited,
     updated_version,
 )
-from tests.conftest import started_core
 from tests.fakes.slack import FakeSlack, block_errors, serve_slack
 from tests.render.test_limits import assert_slack_inert, slack_texts
 
@@ -34,25 +31,18 @@ async def slack() -> AsyncIterator[FakeSlack]:
         yield fake
 
 
-@pytest.fixture
-async def core(sqlite_url: str) -> AsyncIterator[Core]:
-    clock = FrozenClock(datetime(2024, 3, 2, 12, 0, tzinfo=UTC))
-    async with started_core(sqlite_url, clock, samples=False) as started:
-        yield started
-
-
 def sender_for(slack: FakeSlack) -> SlackSender:
     return SlackSender.single(slack.teams["T1"].token, api_url=slack.api_url)
 
 
-async def test_an_updated_page_is_one_chat_update_per_message(core: Core, slack: FakeSlack) -> None:
+async def test_an_updated_page_is_one_chat_update_per_message(living_core: Core, slack: FakeSlack) -> None:
     channels = [ChannelRef("slack", "T1", name) for name in ("C1", "C2")]
     async with sender_for(slack) as sender:
-        bot = build_bot(core, {"slack": sender})
-        await pushed_to(core, bot, channels)
+        bot = build_bot(living_core, {"slack": sender})
+        await pushed_to(living_core, bot, channels)
         posted = {body["channel"]: body for body in slack.posted()}
         assert set(posted) == {"C1", "C2"}
-        assert await updated_and_edited(core, bot) == {"sent": 2}
+        assert await updated_and_edited(living_core, bot) == {"sent": 2}
         edits = slack.updated()
         assert sorted(e["channel"] for e in edits) == ["C1", "C2"]
         assert len(slack.posted()) == 2  # nothing posted anew
@@ -66,27 +56,27 @@ async def test_an_updated_page_is_one_chat_update_per_message(core: Core, slack:
             for piece in slack_texts(edit):
                 assert_slack_inert(piece)
         # the same page again: nothing more to edit
-        _, outcome = await ingest(core, updated_version())
+        _, outcome = await ingest(living_core, updated_version())
         assert outcome == "unchanged"
-        core.clock.advance(core.settings.edit_window / 100)  # type: ignore[attr-defined]
+        living_core.clock.advance(living_core.settings.edit_window / 100)  # type: ignore[attr-defined]
         assert (await bot.delivery.run_edits()).outcomes == {}
         assert len(slack.updated()) == 2
 
 
-async def test_a_deleted_message_is_dropped_and_pauses_nothing(core: Core, slack: FakeSlack) -> None:
+async def test_a_deleted_message_is_dropped_and_pauses_nothing(living_core: Core, slack: FakeSlack) -> None:
     channels = [ChannelRef("slack", "T1", name) for name in ("C1", "C2")]
     async with sender_for(slack) as sender:
-        bot = build_bot(core, {"slack": sender})
-        await pushed_to(core, bot, channels)
+        bot = build_bot(living_core, {"slack": sender})
+        await pushed_to(living_core, bot, channels)
         (gone,) = [b for b in slack.posted() if b["channel"] == "C2"]
         ts = next(ts for (channel, ts) in slack.messages if channel == "C2")
         slack.delete("C2", ts)
         assert gone
-        assert await updated_and_edited(core, bot) == {"sent": 1, "gone": 1}
+        assert await updated_and_edited(living_core, bot) == {"sent": 1, "gone": 1}
         refused = [c for c in slack.calls if c.method == "chat.update" and not c.body.get("_ok")]
         assert [c.body["channel"] for c in refused] == ["C2"]
-        (sub,) = await core.subscriptions.for_channel(channels[1])
+        (sub,) = await living_core.subscriptions.for_channel(channels[1])
         assert not sub.paused and sub.failures == 0
-        async with core.engine.connect() as conn:
+        async with living_core.engine.connect() as conn:
             contents = dict((await conn.execute(text("SELECT channel, content FROM sends"))).all())
         assert contents["C2"] is None and contents["C1"]  # never edited again
