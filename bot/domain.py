@@ -122,13 +122,18 @@ class Story(BaseModel):
         return self
 
 
+def is_semafor_host(url: str) -> bool:
+    """Whether a link points at Semafor's own site (with or without www)."""
+    return (urlsplit(url).hostname or "").removeprefix("www.") == "semafor.com"
+
+
 def canonical_url(url: str) -> str:
     """The URL with fragment and tracking parameters dropped; Semafor links on https://www."""
     parts = urlsplit(url)
     host = parts.netloc.lower()
     query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if not _TRACKING_PARAMS.match(k)])
     scheme = parts.scheme.lower()
-    if host.removeprefix("www.") == "semafor.com":
+    if is_semafor_host(url):
         scheme, host = "https", "www.semafor.com"
     path = parts.path or "/"
     return urlunsplit((scheme, host, path, query, ""))

@@ -17,6 +17,7 @@ from bot.store.subscriptions import SubscriptionStore
 
 # Why the bot paused a whole workspace at once (the start of the pause reason).
 UNINSTALLED = "signalbot is no longer installed in this workspace"
+PAUSED_BY = "paused by "  # how the reason of a member's pause begins (then who, and when)
 TOKEN_REFUSED = "the bot's access to this workspace was revoked or refused"
 
 

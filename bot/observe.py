@@ -18,6 +18,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY
 from prometheus_client.exposition import generate_latest
 from sqlalchemy import case, func, select, text
 
+from bot.delivery.outcomes import PAUSED_AFTER
+from bot.lifecycle import PAUSED_BY, TOKEN_REFUSED, UNINSTALLED
 from bot.metrics import CLAIMS, PAUSED, RESERVED
 from bot.store.tables import push_claims, sends, subscriptions
 
@@ -29,10 +31,10 @@ log = logging.getLogger(__name__)
 
 # A pause reason's beginning, and the label it is counted under.
 PAUSE_KINDS = {
-    "paused by ": "member",
-    "paused after ": "failures",
-    "signalbot is no longer installed": "uninstalled",
-    "the bot's access to this workspace": "token_refused",
+    PAUSED_BY: "member",
+    PAUSED_AFTER: "failures",
+    UNINSTALLED: "uninstalled",
+    TOKEN_REFUSED: "token_refused",
 }
 CHECK_WITHIN = 3.0  # seconds a health check or a gauge's query may take
 

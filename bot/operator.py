@@ -28,6 +28,7 @@ from rich.table import Table
 from bot import regions
 from bot.clock import SystemClock
 from bot.domain import WEEKDAYS, ChannelRef, DeliveryMode, Filters, Subscription
+from bot.logs import secrets_of
 from bot.schedule import (
     ScheduleError,
     next_push_for,
@@ -510,7 +511,7 @@ def _channel_option(value: str | None) -> dict[str, str]:
     found = _CHANNEL.match(value.strip())
     if found:
         return found.groupdict()
-    return {"channel": value.strip().lstrip("#")}
+    return {"channel": value.strip()}
 
 
 def _since_option(value: str | None, now: datetime) -> datetime | None:
@@ -839,17 +840,6 @@ async def examine(settings: Settings, doctors: Doctors) -> list[Check]:
     return checks
 
 
-def _secrets(settings: Settings) -> list[str]:
-    from pydantic import SecretStr
-
-    from bot.store.db import normalise_url
-
-    fields = (getattr(settings, name) for name in type(settings).model_fields)
-    values = [value.get_secret_value() for value in fields if isinstance(value, SecretStr)]
-    password = normalise_url(settings.database_url).password
-    return [v for v in (*values, password) if v]
-
-
 def doctor() -> None:
     """Check the settings, the database, its migrations and each platform's token.
 
@@ -866,7 +856,7 @@ def doctor() -> None:
         raise typer.Exit(1) from None
     doctors = _platform_doctors()
     checks = _run(lambda: examine(settings, doctors))
-    secrets = _secrets(settings)
+    secrets = secrets_of(settings)
     for check in checks:
         line = f"{check.status:<4}  {check.name:<10}  {check.detail}"
         for secret in secrets:  # never shown, whatever a check met

@@ -197,10 +197,11 @@ class BotService:
                         ", ".join(sorted(seen.dead - delivery.dead)))  # fmt: skip
         delivery.dead = seen.dead
         for platform, limiter in delivery.attempts.limiters.items():
-            if limiter.processes != counts.get(platform, 1):
+            processes = counts.get(platform, 1)
+            if limiter.processes != processes:
                 log.info("%s: %d processes deliver, each keeps its share of the bot's limits",
-                         platform, counts.get(platform, 1))  # fmt: skip
-            limiter.share(counts.get(platform, 1))
+                         platform, processes)  # fmt: skip
+                limiter.share(processes)
         return counts
 
     async def tidy(self) -> int:

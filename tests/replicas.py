@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bot.app import build_core
 from bot.config import Settings
 from bot.domain import ChannelRef, Insight, Story, Subscription
+from bot.store.rows import TOKEN_LENGTH
 from tests.conftest import SIGNALBOT, command_env
 from tests.fakes.discord import API_PREFIX, GATEWAY_PATH, run_discord_process
 from tests.fakes.slack import run_slack_process
@@ -105,11 +107,11 @@ class Fakes:
             (50, 1.0) if global_limit else None, DISCORD_TOKEN,
         )  # fmt: skip
 
-    async def stats(self) -> Seen:
+    async def stats(self) -> FakeStats:
         slack, discord = await self.slack.call("GET", "/stats"), await self.discord.call(
             "GET", "/stats"
         )
-        return Seen(
+        return FakeStats(
             {**slack["posted"], **discord["posted"]},
             int(slack["rejected_429"]),
             dict(discord["rejected_429"]),
@@ -122,7 +124,7 @@ class Fakes:
 
 
 @dataclass(frozen=True)
-class Seen:
+class FakeStats:
     """What the fakes saw: messages by channel (both platforms), Slack's 429s, Discord's by
     scope, and edits by channel."""
 
@@ -172,24 +174,25 @@ async def stop(bot: Bot, *, kill: bool = False) -> None:
     await asyncio.wait_for(bot.process.wait(), 60)
 
 
-async def wait_delivered(fakes: Fakes, expected: int, within: float) -> None:
-    """Until ``expected`` channels have a message (or ``within`` seconds)."""
+async def wait_until(
+    fakes: Fakes, seen: Callable[[FakeStats], dict[str, int]], expected: int, within: float
+) -> None:
+    """Until ``expected`` channels show in what the fakes have ``seen`` (messages posted, or
+    edited); a :class:`TimeoutError` after ``within`` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
-    while loop.time() < deadline:  # the fakes are other processes: asked twice a second
-        if len((await fakes.stats()).posted) >= expected:
-            return
+    while len(seen(await fakes.stats())) < expected:  # other processes: asked twice a second
+        if loop.time() > deadline:
+            raise TimeoutError(f"{expected} channels not reached within {within:.0f} s")
         await asyncio.sleep(0.5)
 
 
-async def wait_edited(fakes: Fakes, expected: int, within: float) -> None:
-    """Until ``expected`` channels have had a message edited (or ``within`` seconds)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while loop.time() < deadline:
-        if len((await fakes.stats()).edited) >= expected:
-            return
-        await asyncio.sleep(0.5)
+def posted(stats: FakeStats) -> dict[str, int]:
+    return stats.posted
+
+
+def edited(stats: FakeStats) -> dict[str, int]:
+    return stats.edited
 
 
 def tally(posted: dict[str, int], plan: Plan) -> tuple[int, int]:
@@ -208,7 +211,7 @@ async def sent_by_process(url: str) -> Counter[str]:
         async with engine.connect() as conn:
             rows = await conn.execute(
                 text(
-                    "SELECT substr(reserved_by, 1, 16), count(*) FROM sends"
+                    f"SELECT substr(reserved_by, 1, {TOKEN_LENGTH}), count(*) FROM sends"
                     " WHERE state = 'sent' GROUP BY 1"
                 )
             )
@@ -222,7 +225,7 @@ class Run:
     """How a run went: what the fakes saw at the end, messages sent by each process, and the
     processes' CPU seconds from just before the pushes were due to the last message."""
 
-    seen: Seen
+    seen: FakeStats
     by_process: Counter[str]
     cpu: float
     elapsed: float
@@ -239,7 +242,7 @@ async def deliver(url: str, plan: Plan, fakes: Fakes, processes: int, folder: Pa
         await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 1))
         before = [bot.cpu_seconds() for bot in bots]
         started = perf_counter()
-        await wait_delivered(fakes, len(plan.channels()), within=240)
+        await wait_until(fakes, posted, len(plan.channels()), within=240)
         elapsed = perf_counter() - started
         cpu = sum(bot.cpu_seconds() - spent for bot, spent in zip(bots, before, strict=True))
         await asyncio.sleep(2)  # a late duplicate would show now

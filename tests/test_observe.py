@@ -13,15 +13,20 @@ from pathlib import Path
 
 import aiohttp
 from prometheus_client import REGISTRY
+from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.console import ConsoleSender
 from bot import logs, observe
-from bot.app import build_core
+from bot.app import Core, build_core
 from bot.clock import FrozenClock
 from bot.config import Settings
+from bot.delivery.outcomes import pause_reason
 from bot.domain import ChannelRef
+from bot.lifecycle import PAUSED_BY, TOKEN_REFUSED, UNINSTALLED
+from bot.store.ledger import Ask
 from bot.store.stories import StoryStore
+from bot.store.tables import UTCDateTime
 from bot.web import WebServer
 from tests.adapters.slack.test_run import stop_bot
 from tests.conftest import SIGNALBOT, command_env, settings_for
@@ -219,3 +224,38 @@ def test_json_logs_are_one_object_a_line() -> None:
     assert first["message"] == 'a line\nwith a break and "quotes"'
     assert first["level"] == "WARNING" and first["logger"] == "tests.observe"
     assert "ZeroDivisionError" in second["traceback"]
+
+
+async def test_the_gauges_read_the_shared_state(core: Core) -> None:
+    """Pauses counted by why (each reason as the code that pauses writes it), claims and
+    reservations in flight: what every replica reports alike."""
+    now = core.clock.now()
+    reasons = {
+        "member": f"{PAUSED_BY}ana on 2026-11-25 12:00 UTC",
+        "failures": pause_reason("HTTP 500"),
+        "uninstalled": UNINSTALLED,
+        "token_refused": TOKEN_REFUSED,
+        "other": "something else",
+    }
+    for n, reason in enumerate(reasons.values()):
+        sub = await subscribe(core.engine, core.clock, ChannelRef("console", "t", f"#{n}"))  # type: ignore[arg-type]
+        assert sub.id is not None
+        async with core.engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE subscriptions SET paused = :yes, paused_reason = :why WHERE id = :id"),
+                {"yes": True, "why": reason, "id": sub.id},
+            )
+    claims = text(
+        "INSERT INTO push_claims (subscription_id, claimed_by, claimed_at)"
+        " VALUES (901, 'c', :at), (902, 'c', :at)"
+    ).bindparams(bindparam("at", now, UTCDateTime))
+    async with core.engine.begin() as conn:
+        await conn.execute(claims)
+    await core.ledger.reserve(
+        [Ask(1, ChannelRef("console", "t", "#x"), None, ["s1", "s2"])], token="r", at=now
+    )
+    await observe.refresh_gauges(core)
+    for label in reasons:
+        assert REGISTRY.get_sample_value("signalbot_paused_subscriptions", {"reason": label}) == 1
+    assert REGISTRY.get_sample_value("signalbot_push_claims") == 2
+    assert REGISTRY.get_sample_value("signalbot_messages_reserved") == 1

@@ -18,13 +18,14 @@ from tests.replicas import (
     Fakes,
     Plan,
     deliver,
+    edited,
+    posted,
     prepare,
     start_bot,
     stop,
     story,
     tally,
-    wait_delivered,
-    wait_edited,
+    wait_until,
 )
 
 PLAN = Plan(slack=9000, discord=1000, workspaces=60)
@@ -63,19 +64,19 @@ async def test_a_process_killed_mid_push_loses_nothing(replica_url: str, tmp_pat
         await prepare(replica_url, PLAN, datetime.now(UTC) + timedelta(seconds=8))
         bots = [await start_bot(replica_url, fakes, n, 2, tmp_path) for n in range(2)]
         try:
-            await wait_delivered(fakes, 3000, within=120)
+            await wait_until(fakes, posted, 3000, within=120)
             await stop(bots[0], kill=True)  # SIGKILL: nothing of ours runs after it
             assert bots[0].process.returncode == -9
             bots[0] = await start_bot(replica_url, fakes, 0, 2, tmp_path)  # back, on its shard
-            await wait_delivered(fakes, len(PLAN.channels()), within=240)
+            await wait_until(fakes, posted, len(PLAN.channels()), within=240)
             await asyncio.sleep(2)
-            posted = (await fakes.stats()).posted
+            seen = (await fakes.stats()).posted
         finally:
             for bot in bots:
                 await stop(bot)
     finally:
         fakes.close()
-    duplicates, lost = tally(posted, PLAN)
+    duplicates, lost = tally(seen, PLAN)
     print(f"killed mid-push: {duplicates} duplicates, {lost} lost")
     assert lost == 0
     assert duplicates <= DUPLICATE_BOUND, duplicates
@@ -89,17 +90,17 @@ async def test_two_processes_edit_each_message_once(replica_url: str, tmp_path: 
         await prepare(replica_url, plan, datetime.now(UTC) + timedelta(seconds=5))
         bots = [await start_bot(replica_url, fakes, n, 2, tmp_path) for n in range(2)]
         try:
-            await wait_delivered(fakes, len(names), within=120)
+            await wait_until(fakes, posted, len(names), within=120)
             core = build_core(settings_for(replica_url))
             try:  # one story of every push updated: a new insight
-                now = datetime.now(UTC)
-                old = (await core.stories.with_changes([story(1, now).id]))[story(1, now).id][0]
+                now, story_id = datetime.now(UTC), story(1, datetime.now(UTC)).id
+                old = (await core.stories.with_changes([story_id]))[story_id][0]
                 views = [*old.insights, Insight(title="A second view", sources=["Bloomberg"])]
                 changed = old.model_copy(update={"insights": views})
                 assert await core.stories.save(changed, now=now) == "updated"
             finally:
                 await core.close()
-            await wait_edited(fakes, len(names), within=120)  # due 30 s after the change
+            await wait_until(fakes, edited, len(names), within=120)  # due 30 s after the change
             await asyncio.sleep(6)  # a second edit of one message would show now
             seen = await fakes.stats()
         finally:

@@ -24,6 +24,7 @@ from bot.commands.wording import (
     subscription_lines,
 )
 from bot.domain import PREFIX, DeliveryMode, Filters, Subscription
+from bot.lifecycle import PAUSED_BY
 from bot.render.model import Action, Reply
 from bot.schedule import next_push_for
 
@@ -147,7 +148,7 @@ async def unsubscribe(
 async def pause(service: CommandService, ctx: CommandContext, request: CommandRequest) -> Reply:
     subs = await service.channel_subscriptions(ctx, request.text("region"), "pause")
     now = service.clock.now()
-    reason = f"paused by {ctx.user} on {now:%Y-%m-%d %H:%M} UTC"
+    reason = f"{PAUSED_BY}{ctx.user} on {now:%Y-%m-%d %H:%M} UTC"
     await service.subscriptions.set_paused(
         ctx.channel, [s.region for s in subs], paused=True, reason=reason, now=now
     )

@@ -4,7 +4,6 @@ alerts of new stories to the channels that asked for them."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterable, Sequence
 
 from bot import regions
@@ -19,6 +18,7 @@ from bot.domain import Story, Subscription
 from bot.render.model import card_from_story
 from bot.store.claims import PushGroup
 from bot.store.ledger import Ask, Sent
+from bot.store.rows import new_token
 from bot.store.stories import StoryStore
 from bot.store.subscriptions import SubscriptionStore
 
@@ -61,7 +61,7 @@ class Alerts:
             raise ValueError("send-now needs a stored subscription")
         now = self.clock.now()
         # A token of its own: a scheduled push of the same subscription may be under way.
-        token = uuid.uuid4().hex[:16]
+        token = new_token()
         group = Group(
             PushGroup(sub, [(sub.id, sub.channel)]), await candidates(self.stories, sub, now)
         )
@@ -103,7 +103,7 @@ class Alerts:
             return 0
         # A token of this call's own: rows another call holds are never mistaken for ours.
         # Each alert is a message of its own, numbered by its place in ``pairs``.
-        token = uuid.uuid4().hex[:16]
+        token = new_token()
         ledger = self.ledger.ledger
         got = await ledger.reserve(
             [Ask(n, sub.channel, sub.id, [story.id]) for n, (sub, story) in enumerate(pairs)],

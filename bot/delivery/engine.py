@@ -4,7 +4,6 @@ due-scan, send-now and alerts, which share its senders, limits, stores and work 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TypeVar
@@ -22,6 +21,7 @@ from bot.domain import Story, Subscription
 from bot.store.claims import PushClaims
 from bot.store.edits import EditQueue
 from bot.store.ledger import DeliveryLedger
+from bot.store.rows import new_token
 from bot.store.stories import StoryStore
 from bot.store.subscriptions import SubscriptionStore
 
@@ -53,7 +53,7 @@ class DeliveryEngine:
         self.grace = grace
         self.concurrency = concurrency
         self.batch = batch
-        self.token = uuid.uuid4().hex[:16]  # this process's claims
+        self.token = new_token()  # this process's claims
         # Processes that died (their heartbeat stopped): their claims and reservations are
         # taken over at once (without heartbeats, after the claim's lease).
         self.dead: frozenset[str] = frozenset()

@@ -23,6 +23,7 @@ from bot.store.subscriptions import SubscriptionStore
 log = logging.getLogger(__name__)
 
 PAUSE_AFTER_FAILURES = 3
+PAUSED_AFTER = "paused after "  # how the reason of a pause for failures begins
 RETRY_LATER = timedelta(minutes=10)
 
 # "gone": the message an edit replaces was deleted (edits only).
@@ -58,7 +59,7 @@ class PushOutcome(NamedTuple):
 
 
 def pause_reason(detail: str) -> str:
-    return f"paused after {PAUSE_AFTER_FAILURES} failed deliveries in a row: {detail}"
+    return f"{PAUSED_AFTER}{PAUSE_AFTER_FAILURES} failed deliveries in a row: {detail}"
 
 
 def scope_reason(error: DeliveryError) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from bot.digests import candidates
 from bot.metrics import PUSH_LAG
 from bot.store.claims import PushClaims, PushRecord
 from bot.store.ledger import Sent
+from bot.store.rows import new_token
 from bot.store.stories import StoryStore
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class DueScan:
         # The ledger reservation is this scan's own (claims are the process's): a message a
         # failed write-back left pending is never taken for one of a later scan's.
         # It begins with the process's token: a dead process's reservations are known by it.
-        self.reservation = token + uuid.uuid4().hex[:16]
+        self.reservation = token + new_token()
         self.dead = dead
         self.made = Made()
         self.refusals = Refusals()  # channels and workspaces refused for good in this scan

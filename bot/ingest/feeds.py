@@ -17,7 +17,7 @@ import feedparser
 from selectolax.lexbor import LexborHTMLParser
 
 from bot import regions
-from bot.domain import Story
+from bot.domain import Story, is_semafor_host
 from bot.ingest.errors import NotAStory
 from bot.ingest.semafor_html import block_text
 from bot.vocabulary import VERTICALS, vertical_key
@@ -36,9 +36,7 @@ class FeedItem:
     def is_semafor_article(self) -> bool:
         if not self.link:
             return False
-        parts = urlsplit(self.link)
-        host = (parts.hostname or "").removeprefix("www.")
-        return host == "semafor.com" and parts.path.startswith("/article/")
+        return is_semafor_host(self.link) and urlsplit(self.link).path.startswith("/article/")
 
 
 def looks_like_feed(head: bytes) -> bool:

@@ -33,7 +33,7 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from bot import regions
-from bot.domain import Image, Insight, Story
+from bot.domain import Image, Insight, Story, is_semafor_host
 from bot.ingest.errors import NewsletterPage, NotAStory
 from bot.vocabulary import VERTICALS, merge_outlets, split_outlets, vertical_key
 
@@ -79,14 +79,13 @@ _FURNITURE = re.compile(
     r"|\d{1,2} min read|Privacy(?: Policy)?"
     r")$"
 )
-# The first word (in lower case) of every line _FURNITURE matches, but those ending in "icon"
-# and "3 min read": a set lookup spares the regex on most short lines.
-_FURNITURE_WORDS = frozenset(
-    (
-        *("semafor", "from", "in", "oops", "oops!", "oops,", "something", "please", "privacy"),
-        *("events", "email", "briefings", "newsletter", "newsletters", "podcast", "podcasts"),
-        *("video", "videos", "search", "menu", "subscribe", "sign", "log"),
-    )
+# How every line _FURNITURE matches begins (in lower case), but those ending in "icon" and
+# "3 min read": the prefixes of its alternatives, so a cheap test spares the regex on most
+# short lines.
+_FURNITURE_STARTS = (
+    *("semafor", "from", "in your inbox", "oops", "something went wrong", "please try"),
+    *("privacy", "events", "email", "briefings", "newsletter", "podcast", "video", "search"),
+    *("menu", "subscribe", "sign ", "log "),
 )
 _TAGLINE = re.compile(r"^(?:[A-Z][a-z]+){3,}$")  # "IntelligentTransparentGlobal"
 # A byline's job title: "Business Reporter, Semafor", "Senior Africa Editor, Semafor Africa".
@@ -97,7 +96,6 @@ _NAME_PARTICLE = re.compile(r"^(?:and|de|da|do|dos|van|von|der|den|bin|ibn|al|el
 _DATE_PREFIX = re.compile(r"^date\s+(\d{4}-\d{2}-\d{2})\b\s*(.*)$")
 _BUREAU = re.compile(r"^[•·*\-–]?\s*(?:D\.C\.|DC|BXL|Lagos|Riyadh|Dubai|Beijing|SG)$")
 _FOOTER = re.compile(r"^(?:Privacy\s*)?©\s*\d{4}\s+Semafor", re.I)
-_MARKER = re.compile(r"^Semafor Signals$")
 _SIGNALS_START = re.compile(r"^(?:SIGNALS|Semafor Signals:\s*Global insights\b.*)$")
 _SOURCE = re.compile(r"^Sources?\s*:\s*(.*)$")
 _INSIGHTS_FROM = re.compile(r"^(?:With\s+)?[Ii]nsights\s+from\s+(.+?)\.?$")
@@ -267,7 +265,7 @@ def _is_section_name(line: str) -> bool:
 def _is_furniture(line: str, low: str) -> bool:
     """Page chrome recognised by its form, for lines of 60 characters or fewer (``low`` is the
     line in lower case). Cheap string tests come first: most short lines are not chrome."""
-    if low.partition(" ")[0] in _FURNITURE_WORDS or low.endswith("icon") or low[0].isdigit():
+    if low.startswith(_FURNITURE_STARTS) or low.endswith("icon") or low[0].isdigit():
         return _FURNITURE.match(line) is not None
     # A glued tagline, unless it is a category line of glued Title-case verticals.
     return (
@@ -324,7 +322,7 @@ def _tokenise(lines: list[str]) -> list[_Token]:
                 tokens.append(_Token("section" if short else "text", line))
         elif first == "S" and _SIGNALS_START.match(line):
             tokens.append(_Token("signals", line))
-        elif line.endswith("Semafor Signals") and _MARKER.match(line):
+        elif line == "Semafor Signals":
             tokens.append(_Token("marker", line))
         elif first == "S" and (source := _SOURCE.match(line)):
             tokens.append(_Token("source", line, source.group(1).strip()))
@@ -608,15 +606,11 @@ def _url_date(url: str | None) -> datetime | None:
         return None
 
 
-def _is_semafor_host(url: str) -> bool:
-    return (urlsplit(url).hostname or "").removeprefix("www.") == "semafor.com"
-
-
 def _is_copy_elsewhere(url: str | None) -> bool:
     """A copy on another site (an aggregator), not Semafor's page or an archive of it."""
     if not url:
         return False
-    return not _is_semafor_host(url) and not _URL_DATE.search(urlsplit(url).path)
+    return not is_semafor_host(url) and not _URL_DATE.search(urlsplit(url).path)
 
 
 def _slug(url: str) -> list[str] | None:

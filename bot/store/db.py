@@ -81,11 +81,11 @@ def create_engine(raw_url: str) -> AsyncEngine:
     url = normalise_url(raw_url)
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
+        pool: dict[str, int] = {}  # a database in memory is one connection (a static pool)
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
-            url, pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_OVERFLOW
-        )
+            pool = {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_OVERFLOW}
+        engine = create_async_engine(url, **pool)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain import ChannelRef
 from bot.store.db import write
-from bot.store.rows import JsonRows
+from bot.store.rows import JsonRows, held_by_dead
 from bot.store.tables import UTCDateTime
 
 
@@ -93,13 +93,8 @@ class EditQueue:
         if not platforms:
             return []
         names = sorted(platforms)
-        tokens = sorted(t for t in dead if len(t) == 16)
-        free = "(e.claimed_by IS NULL OR e.claimed_at < :stale"
-        if tokens:
-            free += " OR substr(e.claimed_by, 1, 16) IN ({})".format(
-                ", ".join(f":dead{i}" for i in range(len(tokens)))
-            )
-        free += ")"
+        of_dead, dead_values = held_by_dead("e.claimed_by", dead)
+        free = f"(e.claimed_by IS NULL OR e.claimed_at < :stale OR {of_dead})"
         skip = " FOR UPDATE OF e SKIP LOCKED" if self._json.postgres else ""
         platform_list = ", ".join(f":platform{i}" for i in range(len(names)))
         chosen = (
@@ -119,7 +114,7 @@ class EditQueue:
             bindparam("stale", stale_before, UTCDateTime),
             bindparam("limit", limit),
             bindparam("token", token),
-            *(bindparam(f"dead{i}", t) for i, t in enumerate(tokens)),
+            *dead_values,
             *(bindparam(f"platform{i}", p) for i, p in enumerate(names)),
         )
         ids = self._json.values("ids", "i", "bigint")

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain import ChannelRef
 from bot.store.db import write
-from bot.store.rows import JsonRows
+from bot.store.rows import JsonRows, held_by_dead
 from bot.store.stories import LATE_ARRIVAL_WINDOW
 from bot.store.tables import UTCDateTime, deliveries, sends, subscriptions
 
@@ -240,15 +240,12 @@ class DeliveryLedger:
     ) -> int:
         """Release reservations a dead process left pending, so their stories go out again:
         those older than ``older_than``, and those of the processes ``dead`` (a reservation
-        begins with its process's 16-character token); how many messages were released."""
-        tokens = sorted(t for t in dead if len(t) == 16)
-        which = "sends.at < :older_than"
-        values = [bindparam("older_than", older_than, UTCDateTime)]
-        if tokens:
-            which += " OR substr(sends.reserved_by, 1, 16) IN ({})".format(
-                ", ".join(f":dead{i}" for i in range(len(tokens)))
-            )
-            values += [bindparam(f"dead{i}", token) for i, token in enumerate(tokens)]
+        begins with its process's token); how many messages were released."""
+        of_dead, dead_values = held_by_dead("sends.reserved_by", dead)
+        which = f"sends.at < :older_than OR {of_dead}"
+        values: list[BindParameter[Any]] = [
+            bindparam("older_than", older_than, UTCDateTime), *dead_values
+        ]
 
         async def release(conn: AsyncConnection) -> int:
             gone = await self._drop_sends(conn, f"({which})", *values)
@@ -339,25 +336,28 @@ class DeliveryLedger:
     ) -> list[SentMessage]:
         """The newest messages sent (or being sent), of a platform, workspace or channel id
         when given, since a time when given: each with its subscription's region and how
-        many stories it carried."""
-        o, d, s = sends.c, deliveries.c, subscriptions.c
-        stories = (
-            select(func.count())
-            .where(d.platform == o.platform, d.workspace == o.workspace,
-                   d.channel == o.channel, d.send_id == o.id)
-            .scalar_subquery()
-        )  # fmt: skip
-        given = ((o.platform, platform), (o.workspace, workspace), (o.channel, channel))
+        many stories it carried (counted for those messages only, once they are chosen: a
+        count for every message of a busy channel would read its whole history each time)."""
+        c = sends.c
+        given = ((c.platform, platform), (c.workspace, workspace), (c.channel, channel))
         where = [column == value for column, value in given if value is not None]
         if since is not None:
-            where.append(o.at >= since)
+            where.append(c.at >= since)
+        o = (
+            select(sends).where(*where).order_by(c.at.desc(), c.id.desc()).limit(limit)
+        ).subquery("o")
+        d, s = deliveries.c, subscriptions.c
+        stories = (
+            select(func.count())
+            .where(d.platform == o.c.platform, d.workspace == o.c.workspace,
+                   d.channel == o.c.channel, d.send_id == o.c.id)
+            .scalar_subquery()
+        )  # fmt: skip
         query = (
-            select(o.at, o.platform, o.workspace, o.channel, o.state, o.subscription_id,
-                   s.region, stories, o.message_id)
-            .select_from(sends.outerjoin(subscriptions, s.id == o.subscription_id))
-            .where(*where)
-            .order_by(o.at.desc(), o.id.desc())
-            .limit(limit)
+            select(o.c.at, o.c.platform, o.c.workspace, o.c.channel, o.c.state,
+                   o.c.subscription_id, s.region, stories, o.c.message_id)
+            .select_from(o.outerjoin(subscriptions, s.id == o.c.subscription_id))
+            .order_by(o.c.at.desc(), o.c.id.desc())
         )  # fmt: skip
         async with self.engine.connect() as conn:
             rows = await conn.execute(query)

@@ -3,7 +3,11 @@ PostgreSQL alike."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Collection
 from datetime import datetime
+
+from sqlalchemy import BindParameter, bindparam
 
 from bot.store.tables import UTCDateTime
 
@@ -75,3 +79,26 @@ class JsonRows:
         if self.postgres:
             return f"jsonb_array_elements_text({array}) AS {alias}(value)"
         return f"json_each({array}) AS {alias}"
+
+
+# A process's token: what its claims and reservations begin with (a scan's reservation is the
+# process's token and one of its own), so a dead process's work is known by it.
+TOKEN_LENGTH = 16
+
+
+def new_token() -> str:
+    """A fresh token, for a process or for one reservation."""
+    return uuid.uuid4().hex[:TOKEN_LENGTH]
+
+
+def held_by_dead(column: str, dead: Collection[str]) -> tuple[str, list[BindParameter[str]]]:
+    """SQL true where ``column`` (a claim or reservation) begins with the token of one of the
+    processes ``dead``, and its values to bind; ``("false", [])`` for none."""
+    tokens = sorted(t for t in dead if len(t) == TOKEN_LENGTH)
+    if not tokens:
+        return "false", []
+    names = ", ".join(f":dead{i}" for i in range(len(tokens)))
+    return (
+        f"substr({column}, 1, {TOKEN_LENGTH}) IN ({names})",
+        [bindparam(f"dead{i}", token) for i, token in enumerate(tokens)],
+    )

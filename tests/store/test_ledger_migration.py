@@ -3,12 +3,9 @@ every message: its stories, state, message id and time."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic import command
 from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,7 +14,6 @@ from bot.domain import ChannelRef
 from bot.store import db
 from bot.store.ledger import Ask, DeliveryLedger
 from bot.store.tables import UTCDateTime
-from tests.conftest import scratch_postgres
 
 T0 = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
 A = ChannelRef("discord", "g1", "100")
@@ -40,21 +36,8 @@ OLD_ROWS: list[tuple[ChannelRef, str, int | None, str, str | None, str | None, d
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of its own (migrations run down as well as up)."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'ledger.db'}"
-        return
-    with scratch_postgres(request.getfixturevalue("postgres_server"), "signalbot_migrate") as url:
-        yield url
 
 
-@pytest.fixture
-async def blank(blank_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.create_engine(blank_url)
-    yield engine
-    await engine.dispose()
 
 
 async def _migrate(engine: AsyncEngine, how: str, revision: str) -> None:

@@ -118,8 +118,11 @@ async def test_a_short_retention_never_forgets_what_a_restart_could_alert_again(
     assert await ledger.prune(older_than=an_hour, keep_stories_since=keep) == Pruned(1, 0)
     assert await ledger.delivered_to([A], [late, old]) == {ledger_key(A, late)}
     # a grace longer than a first push's window keeps what was stored within it
+    five_days = await stored(engine, 22, published=long_ago, at=NOW - timedelta(days=5))
+    await deliver(ledger, A, [five_days], at=NOW - timedelta(days=5))
     week = open_since(NOW, timedelta(days=7))
-    assert week == NOW - timedelta(days=7)
+    assert await ledger.prune(older_than=an_hour, keep_stories_since=week) == Pruned(0, 0)
+    assert await ledger.prune(older_than=an_hour, keep_stories_since=keep) == Pruned(1, 1)
 
 
 async def test_a_story_inside_a_subscriptions_window_stays_for_its_channel(

@@ -3,32 +3,11 @@ behind, at the newest, or at a revision this code does not know. SQLite and Post
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
-import pytest
 from alembic import command
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store import db
-from tests.conftest import scratch_postgres
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'state.db'}"
-        return
-    with scratch_postgres(request.getfixturevalue("postgres_server"), "signalbot_state") as url:
-        yield url
-
-
-@pytest.fixture
-async def blank(blank_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.create_engine(blank_url)
-    yield engine
-    await engine.dispose()
 
 
 async def test_the_state_from_empty_to_the_newest_and_beyond(blank: AsyncEngine) -> None:

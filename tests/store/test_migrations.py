@@ -4,7 +4,6 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.store import db
 from bot.store.tables import metadata
-from tests.conftest import scratch_postgres
 
 # Made by the migrations with SQL of each database's own, on purpose outside the metadata:
 # SQLite's full-text index, PostgreSQL's generated search vector.
@@ -57,31 +55,10 @@ STEPS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def postgres_blank(postgres_server: str) -> Iterator[str]:
-    """A PostgreSQL database of this module's, emptied for each test."""
-    with scratch_postgres(postgres_server, "signalbot_revisions") as url:
-        yield url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'revisions.db'}"
-    url: str = request.getfixturevalue("postgres_blank")
-    return url
 
 
-@pytest.fixture
-async def blank(blank_url: str) -> AsyncIterator[AsyncEngine]:
-    """An empty database, with no migration applied."""
-    engine = db.create_engine(blank_url)
-    if engine.dialect.name == "postgresql":
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    yield engine
-    await engine.dispose()
 
 
 async def _migrate(engine: AsyncEngine, how: str, revision: str) -> str | None:
