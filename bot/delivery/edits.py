@@ -186,26 +186,23 @@ class Editor:
         )
         finished: list[tuple[EditJob, str | None]] = []
         later: list[tuple[EditJob, datetime]] = []
-        dropped: list[EditJob] = []
+        left: list[EditJob] = []  # nothing to change, or nothing that could be
         sending: list[tuple[EditJob, Outgoing, str | None]] = []
         for job in jobs:
             if not job.state:  # the ledger no longer has the message (released, pruned)
-                dropped.append(job)
+                left.append(job)
                 done.count("not editable")
             elif job.sent_at < now - self.window:
-                dropped.append(job)
+                left.append(job)
                 done.count("too old")
-            elif job.state == "pending":  # still being sent: its edit waits for it
-                later.append((job, now + self.delay))
-                done.count("later")
             elif job.content is None or job.message_id is None:
-                dropped.append(job)  # deleted meanwhile, or a platform without message ids
+                left.append(job)  # deleted meanwhile, or a platform without message ids
                 done.count("not editable")
             elif (now_shown := restored(shows[job.send_id], stories, _zone(job.timezone))) is None:
-                dropped.append(job)
+                left.append(job)
                 done.count("story gone")
             elif not now_shown[1]:
-                finished.append((job, job.content))
+                left.append(job)
                 done.count("unchanged")
             else:
                 content = now_shown[0]
@@ -225,8 +222,8 @@ class Editor:
             else:
                 log.warning("editing message %s in %s failed: %s", job.message_id,
                             job.channel, detail)  # fmt: skip
-                dropped.append(job)
+                left.append(job)
         async with self.writing:
-            await self.queue.finish(self.token, finished, later, dropped)
+            await self.queue.finish(self.token, finished, later, left)
         return len(jobs)
 

@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain import ChannelRef
+from bot.store.contents import keyed, store_contents
 from bot.store.db import write
 from bot.store.rows import JsonRows, held_by_dead
 from bot.store.tables import UTCDateTime
@@ -24,7 +25,7 @@ class EditJob(NamedTuple):
     planned_at: datetime  # when the latest change planned for it was made, as claimed
     tries: int  # how many times it was tried and put off
     channel: ChannelRef
-    state: str  # "sent", "pending" while the message is being sent, "" once it is gone
+    state: str  # "sent" (only sent messages are planned), "" once the ledger forgot it
     message_id: str | None
     content: str | None  # what it shows (see ``bot.render.model.shown``)
     sent_at: datetime
@@ -53,18 +54,18 @@ class EditQueue:
         due: datetime,
     ) -> int:
         """Queue an edit of every message that shows one of these stories (changed at
-        ``changed_at``, the latest of them) and was sent (or is being sent) since
-        ``sent_since``, due at ``due``: an edit already queued keeps its time, and notes
-        this change; how many messages that is."""
+        ``changed_at``, the latest of them) and was sent since ``sent_since``, due at
+        ``due``: an edit already queued keeps its time, and notes this change; how many
+        messages that is."""
         if not story_ids:
             return 0
         stories = self._json.values("stories", "s", "text")
         statement = text(
             "INSERT INTO message_edits (send_id, due_at, planned_at, tries)"
             " SELECT DISTINCT o.id, :due, :changed, 0"
-            f" FROM {stories} JOIN deliveries AS d ON d.story_id = s.value"
-            " JOIN sends AS o ON o.id = d.send_id"
-            " WHERE o.at >= :since AND (o.content IS NOT NULL OR o.state = 'pending')"
+            f" FROM {stories} JOIN content_stories AS c ON c.story_id = s.value"
+            " JOIN sends AS o ON o.content_key = c.content_key"
+            " WHERE o.at >= :since"
             " ON CONFLICT (send_id) DO UPDATE SET planned_at = excluded.planned_at"
         ).bindparams(
             bindparam("due", due, UTCDateTime),
@@ -120,9 +121,10 @@ class EditQueue:
         ids = self._json.values("ids", "i", "bigint")
         load = text(
             "SELECT e.send_id, e.planned_at, e.tries, o.platform, o.workspace, o.channel,"
-            " o.state, o.message_id, o.content, o.at, u.timezone"
+            " o.state, o.message_id, c.content, o.at, u.timezone"
             f" FROM {ids} JOIN message_edits AS e ON e.send_id = i.value"
             " LEFT JOIN sends AS o ON o.id = e.send_id"
+            " LEFT JOIN message_contents AS c ON c.content_key = o.content_key"
             " LEFT JOIN subscriptions AS u ON u.id = o.subscription_id"
             " ORDER BY e.due_at, e.send_id"
         ).columns(planned_at=UTCDateTime, at=UTCDateTime)
@@ -146,28 +148,32 @@ class EditQueue:
         token: str,
         done: Sequence[tuple[EditJob, str | None]],
         later: Sequence[tuple[EditJob, datetime]] = (),
-        dropped: Sequence[EditJob] = (),
+        left: Sequence[EditJob] = (),
     ) -> None:
-        """Write back claimed edits: ``done`` were made (or had nothing to change), each with
-        what its message shows now (None: the message is gone, never to be edited again);
-        ``later`` are due again at the time given (the platform asked to wait, or the message
-        is still being sent); ``dropped`` are given up (too old, refused for good).
+        """Write back claimed edits: ``done`` were made, each with what its message shows now
+        (None: the message is gone, never to be edited again); ``later`` are due again at
+        the time given (the platform asked to wait); ``left`` change nothing (the message
+        shows the stories as they are, or is too old, or refused for good).
 
-        An edit done or dropped leaves the queue, unless a change was planned for its message
+        An edit done or left leaves the queue, unless a change was planned for its message
         after the claim: then it is due again at once, to show that change too."""
         j = self._json
+        records = keyed(content for _, content in done if content is not None)
+        shows = [[job.send_id, None if content is None else records[content]]
+                 for job, content in done]  # fmt: skip
 
         async def store(conn: AsyncConnection) -> None:
             if done:
-                rows = j.table("done", "p", send="bigint", content="text")
+                await store_contents(conn, j, records)
+                rows = j.table("done", "p", send="bigint", content_key="text")
                 await conn.execute(
                     text(
-                        "UPDATE sends SET content = p.content FROM"
+                        "UPDATE sends SET content_key = p.content_key FROM"
                         f" {rows} WHERE sends.id = p.send AND sends.state = 'sent'"
                     ),
-                    {"done": json.dumps([[job.send_id, content] for job, content in done])},
+                    {"done": json.dumps(shows)},
                 )
-            finished = [*(job for job, _ in done), *dropped]
+            finished = [*(job for job, _ in done), *left]
             if finished:
                 rows = j.table("finished", "f", send="bigint", planned="text")
                 packed = [[job.send_id, j.time(job.planned_at)] for job in finished]

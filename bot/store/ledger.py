@@ -15,6 +15,7 @@ from sqlalchemy import BindParameter, and_, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain import ChannelRef
+from bot.store.contents import forget_unshown, keyed, store_contents
 from bot.store.db import write
 from bot.store.rows import JsonRows, held_by_dead
 from bot.store.stories import LATE_ARRIVAL_WINDOW
@@ -204,19 +205,22 @@ class DeliveryLedger:
         """Mark reserved messages sent, ``(number, the platform's message id[, what it
         shows])`` (see :func:`bot.render.model.shown`: what an edit re-renders), or release
         them, ``(number, every story id it holds)``: a release deletes those rows by their
-        key. Like :meth:`reserve`, each list goes as one JSON parameter."""
+        key. Like :meth:`reserve`, each list goes as one JSON parameter; what the messages
+        show goes once a record (see :mod:`bot.store.contents`), each message naming its key."""
+        records = keyed(shown[0] for _, _, *shown in sent if shown and shown[0])
+        packed = [[n, message, records[shown[0]] if shown and shown[0] else None]
+                  for n, message, *shown in sent]  # fmt: skip
 
         async def store(conn: AsyncConnection) -> None:
             if sent:
+                await store_contents(conn, self._json, records)
                 rows = self._json.table(
-                    "sent", "p", number="bigint", message="text", content="text"
+                    "sent", "p", number="bigint", message="text", content_key="text"
                 )
-                packed = [[n, message, shown[0] if shown else None]
-                          for n, message, *shown in sent]  # fmt: skip
                 await conn.execute(
                     text(
                         "UPDATE sends SET state = 'sent', message_id = p.message,"
-                        " content = p.content, at = :at"
+                        " content_key = p.content_key, at = :at"
                         f" FROM {rows} WHERE sends.reserved_by = :token"
                         " AND sends.state = 'pending' AND sends.number = p.number"
                     ).bindparams(bindparam("at", type_=UTCDateTime)),
@@ -368,12 +372,14 @@ class DeliveryLedger:
             ]  # fmt: skip
 
     async def channels_with(self, story_id: str) -> int:
-        """How many channels were sent this story (in messages the platforms accepted)."""
+        """How many channels show this story: messages the platforms accepted that show it
+        (a channel has a story once), not deleted since."""
         async with self.engine.connect() as conn:
             count = await conn.execute(
                 text(
-                    "SELECT count(*) FROM deliveries AS d JOIN sends AS o ON o.id = d.send_id"
-                    " WHERE d.story_id = :story AND o.state = 'sent'"
+                    "SELECT count(*) FROM content_stories AS c"
+                    " JOIN sends AS o ON o.content_key = c.content_key"
+                    " WHERE c.story_id = :story AND o.state = 'sent'"
                 ),
                 {"story": story_id},
             )
@@ -419,6 +425,7 @@ class DeliveryLedger:
 
         A story the store no longer has can be chosen by nobody. A message goes once the last
         of its stories went. Each batch takes up at the message the last one stopped in.
+        Last, the records of what messages showed that no message names any more go.
         """
         if batch < 1:
             raise ValueError(f"prune a batch of at least one story, not {batch}")
@@ -470,5 +477,8 @@ class DeliveryLedger:
             stories += len(gone)
             messages += emptied_now
             if len(gone) < batch:
+                # then what no message shows any more (pruned here, forgotten, deleted)
+                async with writing or contextlib.nullcontext():
+                    await write(self.engine, forget_unshown)
                 return Pruned(stories, messages)
             after = max(gone)  # the rest of that message's stories, and later messages

@@ -166,9 +166,9 @@ sends = Table(
     Column("number", BigInteger, nullable=False),
     Column("message_id", Text, nullable=True),
     Column("at", UTCDateTime, nullable=False),  # when reserved, then when sent
-    # What the message shows, to edit it when one of its stories changes (JSON, see
-    # ``bot.render.model.shown``); none for a notice, or once the message was deleted.
-    Column("content", Text, nullable=True),
+    # What the message shows, to edit it when one of its stories changes: its record's key in
+    # ``message_contents``; none for a notice, or once the message was deleted.
+    Column("content_key", String(32), nullable=True),
     # Messages in flight only, by reservation (see migration 0007); queries name the state
     # as a literal, as a partial index needs.
     Index(
@@ -179,6 +179,26 @@ sends = Table(
         sqlite_where=text("state = 'pending'"),
         postgresql_where=text("state = 'pending'"),
     ),
+    Index("ix_sends_content_key", "content_key"),  # the messages that show a record
+)
+
+# What sent messages show (JSON, see ``bot.render.model.shown``), once a record however many
+# messages show it, by a key made from it (see ``bot.store.contents``).
+message_contents = Table(
+    "message_contents",
+    metadata,
+    Column("content_key", String(32), primary_key=True),
+    Column("content", Text, nullable=False),
+)
+
+# The stories each record shows: the messages to edit when a story changes are found here.
+content_stories = Table(
+    "content_stories",
+    metadata,
+    Column("story_id", String(16), nullable=False),
+    Column("content_key", String(32), nullable=False),
+    PrimaryKeyConstraint("story_id", "content_key"),
+    sqlite_with_rowid=False,
 )
 
 # One row per story delivered to a channel, naming the message that carried it: the primary
@@ -193,8 +213,6 @@ deliveries = Table(
     Column("story_id", String(16), nullable=False),
     Column("send_id", BigInteger, nullable=False),
     PrimaryKeyConstraint("platform", "workspace", "channel", "story_id"),
-    # the messages that carry a story: those to edit when it changes
-    Index("ix_deliveries_story_id", "story_id"),
     sqlite_with_rowid=False,
 )
 

@@ -5,6 +5,7 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
@@ -57,8 +58,17 @@ async def deliver(
     """One message of these stories to the channel, sent (or still being sent) at ``at``."""
     token = f"t{at.timestamp():.0f}{channel.channel}"[:32]
     assert (await ledger.reserve([Ask(1, channel, None, ids)], token=token, at=at)).complete
-    if sent:
-        await ledger.settle(token=token, sent=[(1, "m")], released=[], at=at)
+    if sent:  # with what it shows, as a push records it
+        shows = json.dumps({"cards": [[story_id, "v1", None] for story_id in ids]})
+        await ledger.settle(token=token, sent=[(1, "m", shows)], released=[], at=at)
+
+
+async def records(engine: AsyncEngine) -> tuple[int, int]:
+    """What messages show, as stored: records, and stories of records."""
+    async with engine.connect() as conn:
+        shown = await conn.execute(text("SELECT count(*) FROM message_contents"))
+        stories = await conn.execute(text("SELECT count(*) FROM content_stories"))
+        return int(shown.scalar_one()), int(stories.scalar_one())
 
 
 async def messages(engine: AsyncEngine) -> list[tuple[str, str]]:
@@ -182,14 +192,17 @@ async def test_pruning_goes_a_bounded_batch_a_transaction(
     async def counted(engine: AsyncEngine, work: Callable[[AsyncConnection], Awaitable[Any]],
                       **options: Any) -> Any:  # fmt: skip
         result = await db.write(engine, work, **options)
-        batches.append(len(result[0]))  # the stories this transaction deleted
+        if isinstance(result, tuple):  # a batch (then the records no message shows)
+            batches.append(len(result[0]))  # the stories this transaction deleted
         return result
 
     monkeypatch.setattr(ledger_module, "write", counted)
     keep = open_since(NOW, GRACE)
+    assert await records(engine) == (13, 37)  # 12 old messages' and the new one's
     assert await ledger.prune(older_than=OLD, keep_stories_since=keep, batch=10) == Pruned(36, 12)
     assert batches == [10, 10, 10, 6]
     assert await messages(engine) == [("live", "pending"), ("new", "sent")]
+    assert await records(engine) == (1, 1)  # what no message shows any more went with them
     batches.clear()
     assert await ledger.prune(older_than=OLD, keep_stories_since=keep, batch=10) == Pruned(0, 0)
     assert batches == [0]

@@ -78,5 +78,7 @@ async def test_a_deleted_message_is_dropped_and_pauses_nothing(living_core: Core
         (sub,) = await living_core.subscriptions.for_channel(channels[1])
         assert not sub.paused and sub.failures == 0
         async with living_core.engine.connect() as conn:
-            contents = dict((await conn.execute(text("SELECT channel, content FROM sends"))).all())
+            contents = dict(
+                (await conn.execute(text("SELECT channel, content_key FROM sends"))).all()
+            )
         assert contents["C2"] is None and contents["C1"]  # never edited again
