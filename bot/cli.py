@@ -8,16 +8,17 @@ reason; no traceback.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import signal
 import sys
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -33,6 +34,10 @@ from bot.ingest.sources import Parsed, expand_paths, read_source
 from bot.render.messages import FORMATS, Format, render_story
 from bot.store.db import DatabaseURLError
 from bot.store.stories import EmptySearch, SearchQuery
+
+if TYPE_CHECKING:
+    from bot.observe import Health
+    from bot.web import WebServer
 
 app = typer.Typer(
     name="signalbot",
@@ -67,11 +72,21 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
-def _settings() -> Settings:
+@functools.cache
+def loaded_settings() -> Settings | SettingsError:
+    """The settings (the environment and ``.env``), read once for the command, or what is
+    wrong with them."""
     try:
         return load_settings()
     except SettingsError as error:
-        _fail(str(error))
+        return error
+
+
+def _settings() -> Settings:
+    settings = loaded_settings()
+    if isinstance(settings, SettingsError):
+        _fail(str(settings))
+    return settings
 
 
 @app.callback()
@@ -80,13 +95,11 @@ def _check_settings(ctx: typer.Context) -> None:
     (but for ``doctor``, which reports it among its checks)."""
     from bot import logs
 
-    if ctx.invoked_subcommand == "doctor":
-        try:
-            settings = load_settings()
-        except SettingsError:
+    settings = loaded_settings()
+    if isinstance(settings, SettingsError):
+        if ctx.invoked_subcommand == "doctor":
             return
-    else:
-        settings = _settings()
+        _fail(str(settings))
     logs.configure(settings, level=logging.WARNING)  # `run` logs as the settings say
 
 
@@ -113,6 +126,21 @@ def _run(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
         _fail(f"SIGNALBOT_DATABASE_URL: cannot use the database ({reason})")
     except SQLAlchemyError as error:
         _fail(f"SIGNALBOT_DATABASE_URL: database error ({str(error).splitlines()[0]})")
+
+
+async def _serve_health(
+    settings: Settings, core: Core, server: WebServer, health: Health, said: Sequence[str] = ()
+) -> None:
+    """``/healthz`` and ``/metrics`` on the process's HTTP server (with whatever else it
+    carries), the server started, and what it serves said (``said`` first: ``{base}`` in
+    them is the server's address)."""
+    from bot import observe
+
+    observe.mount(server, core, health)
+    await server.start()
+    base = f"http://{settings.http_host}:{server.port}"
+    for line in (*said, "health and metrics at {base}/healthz and {base}/metrics"):
+        _say(settings, line.format(base=base))
 
 
 async def _with_core(work: Callable[[Core], Awaitable[T]]) -> T:
@@ -468,12 +496,7 @@ def run(
                 discord.connect(on_lost)
                 health.add("discord", discord.problem)
                 said.append("connecting to Discord's gateway")
-            observe.mount(server, core, health)
-            await server.start()
-            base = f"http://{settings.http_host}:{server.port}"
-            said.append(f"health and metrics at {base}/healthz and {base}/metrics")
-            for line in said:
-                _say(settings, line.format(base=base))
+            await _serve_health(settings, core, server, health, said)
             await bot.start()
             stack.push_async_callback(bot.stop)
             await stop.wait()
@@ -506,11 +529,8 @@ def run(
                 server = WebServer(settings.http_host, settings.http_port)
                 health = observe.Health()
                 health.add("database", observe.database_check(core))
-                observe.mount(server, core, health)
-                await server.start()
                 stack.push_async_callback(server.stop)
-                base = f"http://{settings.http_host}:{server.port}"
-                _say(settings, f"health and metrics at {base}/healthz and {base}/metrics")
+                await _serve_health(settings, core, server, health)
             await console.run()  # on a signal, it ends once deliveries under way finish
 
     from bot import logs

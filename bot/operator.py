@@ -845,13 +845,12 @@ def doctor() -> None:
 
     One line each: ok, or what is wrong. Exits 1 when anything is wrong.
     """
-    from bot.cli import _platform_doctors, _run, out
-    from bot.config import SettingsError, load_settings
+    from bot.cli import _platform_doctors, _run, loaded_settings, out
+    from bot.config import SettingsError
 
-    try:
-        settings = load_settings()
-    except SettingsError as error:  # nothing else can be checked without the settings
-        out.print(f"FAIL  {'settings':<10}  {error}", markup=False)
+    settings = loaded_settings()
+    if isinstance(settings, SettingsError):  # nothing else can be checked without them
+        out.print(f"FAIL  {'settings':<10}  {settings}", markup=False)
         out.print("1 problem found: the other checks need the settings.")
         raise typer.Exit(1) from None
     doctors = _platform_doctors()

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.slack.app import installation_store
-from adapters.slack.sender import CLIENT_LOG
+from adapters.slack.sender import CLIENT_LOG, delivery_error
 
 TIMEOUT = 10  # seconds for each call
 Verdict = Literal["ok", "refused", "unreachable"]
@@ -27,6 +27,11 @@ def _client(token: str, api_url: str) -> AsyncWebClient:
 
 
 def _failed(error: SlackApiError, api_url: str) -> tuple[Verdict, str]:
+    """A refusal names the token; Slack's own trouble (a 429, a 5xx, ``internal_error``)
+    says nothing about it: the token is not blamed for that, as the sender does not."""
+    failure = delivery_error(error)
+    if failure.scope == "message" and not failure.permanent:
+        return "unreachable", f"Slack could not answer at {api_url} ({failure.reason})"
     data = error.response.data
     name = data.get("error") if isinstance(data, dict) else None
     if name:
