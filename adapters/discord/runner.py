@@ -11,7 +11,7 @@ import aiohttp
 import discord
 
 from adapters.discord.app import DiscordAdapter, make_client
-from adapters.discord.sender import DiscordSender
+from adapters.discord.sender import DiscordSender, count_rate_limits
 from bot.platform import Bot, Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -23,6 +23,7 @@ class DiscordRunner:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        count_rate_limits()
         self.client = make_client(settings)
         self.sender = DiscordSender(self.client.http)
         self.adapter: DiscordAdapter | None = None

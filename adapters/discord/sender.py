@@ -39,7 +39,11 @@ LONGEST_WAIT = 30.0
 class RateLimitCounter(logging.Filter):
     """Counts the 429s discord.py waits out by itself (it tells of them only in its log: one
     warning for each, and a second one right after it when the limit is the global one).
-    A 429 longer than discord.py waits comes to the engine, which counts it there."""
+    A 429 longer than discord.py waits comes to the engine, which counts it there.
+
+    Installed on ``discord.http`` with :func:`count_rate_limits`, which lets its warnings
+    through to the filter whatever the log level: the filter then shows only what the
+    level asks for."""
 
     ROUTE = "We are being rate limited."
     GLOBAL = "Global rate limit has been hit."
@@ -56,7 +60,7 @@ class RateLimitCounter(logging.Filter):
         elif message.startswith(self.GLOBAL):
             self._pending = max(0, self._pending - 1)
             RATE_LIMITED.labels(PLATFORM, "global").inc()
-        return True
+        return record.levelno >= logging.getLogger().getEffectiveLevel()
 
     def _count_route(self) -> None:
         """After the warning's own step: unless its global warning followed, a route's 429."""
@@ -66,7 +70,15 @@ class RateLimitCounter(logging.Filter):
 
 
 RATE_LIMIT_COUNTER = RateLimitCounter()
-logging.getLogger("discord.http").addFilter(RATE_LIMIT_COUNTER)
+
+
+def count_rate_limits() -> None:
+    """Count discord.py's own 429 waits (see :class:`RateLimitCounter`), after the logs are
+    set up: its warnings reach the counter even when the log level is above them."""
+    http_log = logging.getLogger("discord.http")
+    if RATE_LIMIT_COUNTER not in http_log.filters:
+        http_log.addFilter(RATE_LIMIT_COUNTER)
+    http_log.setLevel(min(http_log.getEffectiveLevel(), logging.WARNING))
 
 
 def delivery_error(error: discord.HTTPException) -> DeliveryError:

@@ -3,6 +3,8 @@ failure sorted for the delivery engine, every message inside Discord's limits.""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
@@ -12,8 +14,10 @@ import pytest
 from discord.http import Route
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
 from adapters.discord import DiscordSender, make_client
+from adapters.discord.sender import count_rate_limits
 from bot.delivery.attempts import Attempts
 from bot.domain import ChannelRef, Insight, Story
 from bot.platform import DeliveryError, Notice, Outgoing, RateLimits
@@ -136,3 +140,35 @@ async def test_whatever_stories_say_discord_takes_the_story_and_the_digest(
             await client.close()
             Route.BASE = base
     assert len(fake.posted(NEWS)) == 2
+
+
+async def test_discord_py_s_own_429_waits_are_counted_at_any_log_level(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """discord.py tells of the 429s it waits out only in warnings: they are counted even
+    when the logs keep errors only, and still not shown then."""
+    root, http_log = logging.getLogger(), logging.getLogger("discord.http")
+    levels = root.level, http_log.level
+    try:
+        root.setLevel(logging.ERROR)
+        http_log.setLevel(logging.NOTSET)
+        count_rate_limits()
+        before = {scope: REGISTRY.get_sample_value(
+            "signalbot_rate_limited_total", {"platform": "discord", "scope": scope}) or 0.0
+            for scope in ("route", "global")}  # fmt: skip
+        with caplog.at_level(logging.ERROR):
+            http_log.warning("We are being rate limited. POST /channels/1/messages responded"
+                             " with 429. Retrying in 0.50 seconds.")  # fmt: skip
+            http_log.warning("We are being rate limited. PATCH /channels/1/messages/2"
+                             " responded with 429. Retrying in 1.00 seconds.")  # fmt: skip
+            http_log.warning("Global rate limit has been hit. Retrying in 1.00 seconds.")
+            await asyncio.sleep(0)  # a route's count comes a step after its warning
+        after = {scope: REGISTRY.get_sample_value(
+            "signalbot_rate_limited_total", {"platform": "discord", "scope": scope}) or 0.0
+            for scope in ("route", "global")}  # fmt: skip
+        assert after["route"] - before["route"] == 1
+        assert after["global"] - before["global"] == 1
+        assert not [r for r in caplog.records if r.name == "discord.http"]
+    finally:
+        root.setLevel(levels[0])
+        http_log.setLevel(levels[1])
