@@ -155,8 +155,8 @@ async def story(service: CommandService, ctx: CommandContext, request: CommandRe
     key = request.text("story") or ""
     if not key:
         raise CommandError(service.registry["story"].param("story").missing or "")
-    found = await service.stories.find(key)
-    if found is None:
+    lookup = await service.stories.find_with_change(key)
+    if lookup is None:
         if key.startswith(("http://", "https://")) or looks_like_story_id(key.lower()):
             raise CommandError(
                 f'No story "{key}" is stored. Ids are the 8 characters shown under each story; '
@@ -166,9 +166,9 @@ async def story(service: CommandService, ctx: CommandContext, request: CommandRe
             f'"{key}" is not a story id or link. Ids are 8 letters and digits, like k3v9q2xa; '
             f"{PREFIX} search finds stories by words."
         )
+    found, changed = lookup
     actions = (more_from(found.region),) if found.region else ()
     card = card_from_story(found)
-    changed = await service.stories.last_change(found.id)
     updated = found.updated_at or changed
     if updated is not None:  # shown in each reader's own time zone where the platform can
         card = replace(card, updated_at=updated.astimezone(UTC))
@@ -181,4 +181,3 @@ async def story(service: CommandService, ctx: CommandContext, request: CommandRe
     if updated is not None:
         reach += "; " + card.updated_line.replace("Updated", "updated", 1)
     return Reply(f"{reach}.", cards=(card,), actions=actions)
-

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import Row, TextClause, and_, bindparam, func, or_, select, text
+from sqlalchemy import Row, TextClause, and_, bindparam, case, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.clock import Clock
@@ -20,8 +20,8 @@ from bot.store.db import write
 from bot.store.tables import UTCDateTime, fetch_validators, stories
 
 SaveOutcome = Literal["new", "updated", "unchanged"]
-# Search ranks the most recent matches: this many, newest first, then by relevance.
-RANK_WINDOW = 300
+# Search ranks the most recent matches: this many, those with the words in the headline first.
+RANK_WINDOW = 100
 LATE_ARRIVAL_WINDOW = timedelta(hours=24)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -66,6 +66,23 @@ def _hash(data: str) -> str:
 # ``latest``, every push), and parsing one costs more than its query. A story changed in the
 # database is other JSON, so it is parsed afresh.
 PARSED_KEPT = 4096
+
+
+# The lookups every command makes, built once: SQLAlchemy then reuses their compiled form
+# without building and keying a statement each time.
+_c = stories.c
+_BY_ID = select(_c.data).where(_c.id == bindparam("id"))
+_CHANGED = case((_c.changed_at > _c.ingested_at, _c.changed_at)).label("changed")
+_WITH_CHANGE_BY_ID = select(_c.data, _CHANGED).where(_c.id == bindparam("id"))
+_LATEST = select(_c.data).order_by(_c.sort_at.desc(), _c.seq.desc()).limit(bindparam("limit"))
+_LATEST_IN = _LATEST.where(_c.region.in_(bindparam("regions", expanding=True)))
+# by link: the id the link gives, else any story stored under the same canonical URL
+_WITH_CHANGE_BY_LINK = (
+    select(_c.data, _CHANGED)
+    .where(or_(_c.id == bindparam("id"), _c.url == bindparam("url")))
+    .order_by((_c.id == bindparam("id")).desc())
+    .limit(1)
+)
 
 
 class StoryStore:
@@ -157,28 +174,31 @@ class StoryStore:
 
     async def get(self, story_id: str) -> Story | None:
         async with self.engine.connect() as conn:
-            data = (
-                await conn.execute(select(stories.c.data).where(stories.c.id == story_id))
-            ).scalar_one_or_none()
+            data = (await conn.execute(_BY_ID, {"id": story_id})).scalar_one_or_none()
         return self._story(data) if data is not None else None
 
     async def find(self, id_or_url: str) -> Story | None:
         """A story by its short id, or by any spelling of its URL."""
+        found = await self.find_with_change(id_or_url)
+        return found[0] if found is not None else None
+
+    async def find_with_change(self, id_or_url: str) -> tuple[Story, datetime | None] | None:
+        """A story by its short id or any spelling of its URL (one query), with when it last
+        changed after it was first stored (None if it never did)."""
         key = id_or_url.strip()
         if key.startswith(("http://", "https://")):
             try:
-                story_id, url = story_id_for_url(key), canonical_url(key)
+                params = {"id": story_id_for_url(key), "url": canonical_url(key)}
             except ValueError:  # not a well-formed link ("http://[x"): no story has it
                 return None
-            found = await self.get(story_id)
-            if found is not None:
-                return found
-            async with self.engine.connect() as conn:
-                data = (
-                    await conn.execute(select(stories.c.data).where(stories.c.url == url).limit(1))
-                ).scalar_one_or_none()
-            return self._story(data) if data is not None else None
-        return await self.get(key.lower()) if looks_like_story_id(key.lower()) else None
+            query = _WITH_CHANGE_BY_LINK
+        elif looks_like_story_id(key.lower()):
+            query, params = _WITH_CHANGE_BY_ID, {"id": key.lower()}
+        else:
+            return None
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query, params)).first()
+        return (self._story(row.data), row.changed) if row is not None else None
 
     async def latest(
         self,
@@ -188,13 +208,14 @@ class StoryStore:
         limit: int = 10,
     ) -> list[Story]:
         """The newest stories, optionally only these regions and since a time."""
-        query = select(stories.c.data).order_by(stories.c.sort_at.desc(), stories.c.seq.desc())
+        query = _LATEST if regions is None else _LATEST_IN
+        params: dict[str, object] = {"limit": limit}
         if regions is not None:
-            query = query.where(stories.c.region.in_(sorted(regions)))
+            params["regions"] = sorted(regions)
         if since is not None:
             query = query.where(stories.c.sort_at >= since)
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query.limit(limit))).scalars().all()
+            rows = (await conn.execute(query, params)).scalars().all()
         return [self._story(data) for data in rows]
 
     async def for_digest(
@@ -251,13 +272,6 @@ class StoryStore:
         async with self.engine.connect() as conn:
             return [(r.id, r.changed_at) for r in await conn.execute(query)]
 
-    async def last_change(self, story_id: str) -> datetime | None:
-        """When a stored story last changed after it was first stored (None if it never did)."""
-        c = stories.c
-        query = select(c.changed_at).where(c.id == story_id, c.changed_at > c.ingested_at)
-        async with self.engine.connect() as conn:
-            return (await conn.execute(query)).scalar_one_or_none()
-
     async def with_changes(self, story_ids: Collection[str]) -> dict[str, tuple[Story, datetime]]:
         """These stories by id (those the store has), each with when it last changed."""
         if not story_ids:
@@ -271,8 +285,9 @@ class StoryStore:
     async def search(self, query: SearchQuery) -> list[Story]:
         """Stories matching every word (stemmed: "elect" finds "elections").
 
-        The most recent matches are ranked by relevance (headline words count most), so a
-        common word costs no more than a rare one.
+        Of the most recent matches, those with more of the words in their headline come
+        first, then the newest: what a reader of news expects, and a common word costs no
+        more than a rare one (no statistics over every match, as bm25 and ts_rank need).
         """
         async with self.engine.connect() as conn:
             if self._postgres:
@@ -301,19 +316,26 @@ class StoryStore:
     async def _search_sqlite(
         self, conn: AsyncConnection, query: SearchQuery
     ) -> Iterable[Row[tuple[str]]]:
-        terms = [f'"{w}"' for w in query.words]
-        params: dict[str, object] = {"match": " ".join(terms), "limit": query.limit}
-        params["window"] = RANK_WINDOW
-        # FTS5 walks the matches newest first and stops after the window; only those are
-        # ranked, so a common word costs no more than a rare one.
+        params: dict[str, object] = {"match": " ".join(f'"{w}"' for w in query.words)}
+        params.update(limit=query.limit, window=RANK_WINDOW)
+        # FTS5 walks the matches newest first and stops after the window. A word counts for
+        # a hit if FTS5 finds it in that hit's headline (column "title"), looking only as far
+        # back as the window reaches.
+        in_headline = []
+        for i, word in enumerate(query.words):
+            params[f"h{i}"] = f'title : "{word}"'
+            in_headline.append(
+                f"(hits.seq IN (SELECT rowid FROM stories_fts WHERE stories_fts MATCH :h{i} "
+                "AND rowid >= (SELECT min(seq) FROM hits)))"
+            )
         sql = (
-            "SELECT s.data FROM (SELECT stories_fts.rowid AS seq, s.sort_at AS sort_at, "
-            "bm25(stories_fts, 8.0, 1.0) AS score FROM stories_fts "
-            "JOIN stories s ON s.seq = stories_fts.rowid WHERE stories_fts MATCH :match"
+            "WITH hits AS (SELECT stories_fts.rowid AS seq, s.sort_at AS sort_at "
+            "FROM stories_fts JOIN stories s ON s.seq = stories_fts.rowid "
+            "WHERE stories_fts MATCH :match"
             + self._filters(query, params)
-            + " ORDER BY stories_fts.rowid DESC LIMIT :window) AS hits "
-            "JOIN stories s ON s.seq = hits.seq ORDER BY hits.score, hits.sort_at DESC "
-            "LIMIT :limit"
+            + " ORDER BY stories_fts.rowid DESC LIMIT :window) "
+            "SELECT s.data FROM hits JOIN stories s ON s.seq = hits.seq "
+            f"ORDER BY {' + '.join(in_headline)} DESC, hits.sort_at DESC LIMIT :limit"
         )
         return (await conn.execute(self._statement(sql, query), params)).all()
 
@@ -322,12 +344,17 @@ class StoryStore:
     ) -> Iterable[Row[tuple[str]]]:
         terms = [re.sub(r"[^\w]", "", w) for w in query.words]
         terms = [t for t in terms if t]
-        tsquery = " & ".join(terms)
-        params: dict[str, object] = {"q": tsquery, "limit": query.limit, "window": RANK_WINDOW}
+        params: dict[str, object] = {"q": " & ".join(terms), "limit": query.limit}
+        params["window"] = RANK_WINDOW
+        # The headline's words carry weight A in the search vector: each word found there
+        # counts one.
+        in_headline = []
+        for i, term in enumerate(terms):
+            params[f"h{i}"] = f"{term}:A"
+            in_headline.append(f"(s.search_vector @@ to_tsquery('english', :h{i}))::int")
         sql = (
-            "SELECT s.data FROM (SELECT s.seq, s.sort_at, "
-            "ts_rank(s.search_vector, to_tsquery('english', :q)) AS score FROM stories s "
-            "WHERE s.search_vector @@ to_tsquery('english', :q)"
+            f"SELECT s.data FROM (SELECT s.seq, s.sort_at, {' + '.join(in_headline)} AS score "
+            "FROM stories s WHERE s.search_vector @@ to_tsquery('english', :q)"
             + self._filters(query, params)
             + " ORDER BY s.seq DESC LIMIT :window) AS hits JOIN stories s ON s.seq = hits.seq "
             "ORDER BY hits.score DESC, hits.sort_at DESC LIMIT :limit"

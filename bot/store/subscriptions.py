@@ -105,6 +105,24 @@ def _where_channel(channel: ChannelRef) -> Any:
     )
 
 
+# A channel's subscriptions, read by every lookup that names no region: built once, so
+# SQLAlchemy reuses its compiled form.
+_FOR_CHANNEL = (
+    select(*_COLUMNS)
+    .where(
+        _c.platform == bindparam("platform"),
+        _c.workspace == bindparam("workspace"),
+        _c.channel == bindparam("channel"),
+    )
+    .order_by(_c.region)
+)
+
+
+def _channel_params(channel: ChannelRef) -> dict[str, str]:
+    return {"platform": channel.platform, "workspace": channel.workspace,
+            "channel": channel.channel}  # fmt: skip
+
+
 def _drop_claims(which: Any) -> Any:
     """Forget claims on subscriptions a user just changed: the push under way then writes
     nothing back over the change (``finish`` writes only where its claim still stands)."""
@@ -185,9 +203,7 @@ class SubscriptionStore:
 
     async def for_channel(self, channel: ChannelRef) -> list[Subscription]:
         async with self.engine.connect() as conn:
-            rows = await conn.execute(
-                select(*_COLUMNS).where(_where_channel(channel)).order_by(_c.region)
-            )
+            rows = await conn.execute(_FOR_CHANNEL, _channel_params(channel))
             return [subscription_from_row(r) for r in rows]
 
     async def for_workspace(self, platform: str, workspace: str) -> list[Subscription]:

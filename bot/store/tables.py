@@ -101,6 +101,7 @@ stories = Table(
     Index("ix_stories_sort_at", "sort_at"),
     Index("ix_stories_url", "url"),
     Index("ix_stories_changed_at", "changed_at"),
+    Index("ix_stories_ingested_at", "ingested_at"),
 )
 
 fetch_validators = Table(
@@ -254,6 +255,7 @@ platform_state = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("platform", "name"),
 )
+
 
 # Slack installations and OAuth states, in the shape slack-sdk's SQLAlchemy stores read and
 # write (``AsyncSQLAlchemyInstallationStore``, ``AsyncSQLAlchemyOAuthStateStore``): the tables

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.clock import FrozenClock
 from bot.domain import Insight, Story, Validators
 from bot.store import db
-from bot.store.stories import EmptySearch, SearchQuery, StoryStore, ValidatorStore
+from bot.store.stories import RANK_WINDOW, EmptySearch, SearchQuery, StoryStore, ValidatorStore
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -81,6 +81,24 @@ async def test_find_by_id_and_any_url_spelling(engine: AsyncEngine) -> None:
     assert await store.find("not an id") is None
 
 
+async def test_find_with_change_says_when_a_stored_story_last_changed(
+    engine: AsyncEngine,
+) -> None:
+    store = StoryStore(engine)
+    item = story("grain", "Grain corridor reopens")
+    await store.save(item, now=NOW)
+    assert await store.find_with_change(item.id) == (item, None)  # never changed
+    changed = Story.model_validate(item.model_dump() | {"title": "Grain corridor closes"})
+    later = NOW + timedelta(hours=3)
+    await store.save(changed, now=later)
+    found = await store.find_with_change(item.url + "?ref=x")
+    assert found is not None
+    assert found[0].title == "Grain corridor closes"
+    assert found[1] == later and found[1].tzinfo is not None
+    assert await store.find_with_change("https://example.com/elsewhere") is None
+    assert await store.find_with_change("http://[bad") is None
+
+
 async def test_times_come_back_aware_and_equal(engine: AsyncEngine) -> None:
     store = StoryStore(engine)
     item = story("tz", "Time zones survive storage")
@@ -129,6 +147,35 @@ async def test_full_text_search_with_filters(engine: AsyncEngine) -> None:
     until = await store.search(SearchQuery.parse("elections", until=NOW - timedelta(hours=24)))
     assert [s.title for s in until] == ["Elections called"]
     assert await store.search(SearchQuery.parse('"quoted" OR NEAR(x')) == []
+
+
+async def test_search_puts_headline_words_first_then_the_newest(engine: AsyncEngine) -> None:
+    store = StoryStore(engine)
+    both = story("both", "Grain exports resume", hours_ago=30)
+    one = story("one", "Grain prices rise", news="Exports slowed.", hours_ago=20)
+    body = story("body", "Harbour reopens", news="Grain exports restarted.", hours_ago=2)
+    newer_one = story("newer", "Grain silos fill", news="Exports wait.", hours_ago=10)
+    for item in (both, one, body, newer_one):
+        await store.save(item, now=NOW)
+    hits = await store.search(SearchQuery.parse("grain exports"))
+    assert [s.id for s in hits] == [both.id, newer_one.id, one.id, body.id]
+    # a word in any form counts in the headline too ("export" finds "exports")
+    assert (await store.search(SearchQuery.parse("export", limit=1)))[0].id == both.id
+
+
+async def test_search_ranks_only_the_newest_matches(engine: AsyncEngine) -> None:
+    """A headline match older than the newest RANK_WINDOW matches is not ranked first: a
+    common word costs no more than a rare one."""
+    store = StoryStore(engine)
+    await store.save(story("old", "Tariff talks stall", hours_ago=500), now=NOW)
+    for n in range(RANK_WINDOW):
+        await store.save(
+            story(f"n{n}", f"Market note {n}", news="Tariff questions remain.", hours_ago=n / 10),
+            now=NOW,
+        )
+    hits = await store.search(SearchQuery.parse("tariff", limit=3))
+    assert "Tariff talks stall" not in [s.title for s in hits]
+    assert [s.title for s in hits] == ["Market note 0", "Market note 1", "Market note 2"]
 
 
 def test_empty_search_is_refused() -> None:
