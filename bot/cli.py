@@ -499,6 +499,7 @@ def run(
             await _serve_health(settings, core, server, health, said)
             await bot.start()
             stack.push_async_callback(bot.stop)
+            freeze_startup_heap()
             await stop.wait()
         if lost:
             raise UserError("Discord", f"the gateway connection ended: {lost[0]}")
@@ -531,10 +532,11 @@ def run(
                 health.add("database", observe.database_check(core))
                 stack.push_async_callback(server.stop)
                 await _serve_health(settings, core, server, health)
+            freeze_startup_heap()
             await console.run()  # on a signal, it ends once deliveries under way finish
 
     from bot import logs
-    from bot.service import tune_gc
+    from bot.service import freeze_startup_heap, tune_gc
 
     logs.configure(settings)
     tune_gc()

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain import ChannelRef
 from bot.store.contents import forget_unshown, keyed, store_contents
-from bot.store.db import write
+from bot.store.db import reading, write
 from bot.store.rows import JsonRows, held_by_dead
 from bot.store.stories import LATE_ARRIVAL_WINDOW
 from bot.store.tables import UTCDateTime, deliveries, sends, subscriptions
@@ -119,7 +119,7 @@ class DeliveryLedger:
             ),
             "stories": json.dumps(sorted(set(story_ids))),
         }
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return {(r[0], r[1], r[2], r[3]) for r in await conn.execute(sql, params)}
 
     async def reserve(self, asks: Sequence[Ask], *, token: str, at: datetime) -> Reservation:
@@ -363,7 +363,7 @@ class DeliveryLedger:
             .select_from(o.outerjoin(subscriptions, s.id == o.c.subscription_id))
             .order_by(o.c.at.desc(), o.c.id.desc())
         )  # fmt: skip
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             rows = await conn.execute(query)
             return [
                 SentMessage(at, ChannelRef(p, w, c), state,
@@ -374,7 +374,7 @@ class DeliveryLedger:
     async def channels_with(self, story_id: str) -> int:
         """How many channels show this story: messages the platforms accepted that show it
         (a channel has a story once), not deleted since."""
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             count = await conn.execute(
                 text(
                     "SELECT count(*) FROM content_stories AS c"
@@ -387,7 +387,7 @@ class DeliveryLedger:
 
     async def count_sent(self) -> int:
         """Stories delivered (in messages the platforms accepted)."""
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return int(
                 (
                     await conn.execute(

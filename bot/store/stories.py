@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Literal
 
 from sqlalchemy import Row, TextClause, and_, bindparam, case, func, or_, select, text
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from bot.clock import Clock
 from bot.domain import Story, Validators, canonical_url, looks_like_story_id, story_id_for_url
 from bot.metrics import INGESTED
-from bot.store.db import write
+from bot.store.db import reading, write
 from bot.store.tables import UTCDateTime, fetch_validators, stories
 
 SaveOutcome = Literal["new", "updated", "unchanged"]
@@ -83,6 +84,17 @@ _WITH_CHANGE_BY_LINK = (
     .order_by((_c.id == bindparam("id")).desc())
     .limit(1)
 )
+
+
+@lru_cache(maxsize=256)  # one statement object for each shape of search: SQLAlchemy keys it once
+def _search_statement(sql: str, since: bool, until: bool) -> TextClause:
+    """The SQL with its time filters bound as aware datetimes (stored as UTC)."""
+    stmt = text(sql)
+    if since:
+        stmt = stmt.bindparams(bindparam("since", type_=UTCDateTime))
+    if until:
+        stmt = stmt.bindparams(bindparam("until", type_=UTCDateTime))
+    return stmt
 
 
 class StoryStore:
@@ -173,7 +185,7 @@ class StoryStore:
         )
 
     async def get(self, story_id: str) -> Story | None:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             data = (await conn.execute(_BY_ID, {"id": story_id})).scalar_one_or_none()
         return self._story(data) if data is not None else None
 
@@ -196,7 +208,7 @@ class StoryStore:
             query, params = _WITH_CHANGE_BY_ID, {"id": key.lower()}
         else:
             return None
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             row = (await conn.execute(query, params)).first()
         return (self._story(row.data), row.changed) if row is not None else None
 
@@ -214,7 +226,7 @@ class StoryStore:
             params["regions"] = sorted(regions)
         if since is not None:
             query = query.where(stories.c.sort_at >= since)
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             rows = (await conn.execute(query, params)).scalars().all()
         return [self._story(data) for data in rows]
 
@@ -234,7 +246,7 @@ class StoryStore:
             .order_by(c.sort_at.desc(), c.seq.desc())
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             rows = (await conn.execute(query)).scalars().all()
         return [self._story(data) for data in reversed(rows)]
 
@@ -249,7 +261,7 @@ class StoryStore:
             .order_by(c.ingested_at)
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             rows = (await conn.execute(query)).all()
         if not rows:
             return [], None
@@ -269,7 +281,7 @@ class StoryStore:
             .order_by(c.changed_at, c.id)
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return [(r.id, r.changed_at) for r in await conn.execute(query)]
 
     async def with_changes(self, story_ids: Collection[str]) -> dict[str, tuple[Story, datetime]]:
@@ -278,7 +290,7 @@ class StoryStore:
             return {}
         c = stories.c
         query = select(c.id, c.data, c.changed_at).where(c.id.in_(sorted(set(story_ids))))
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             rows = (await conn.execute(query)).all()
         return {r.id: (self._story(r.data), r.changed_at) for r in rows}
 
@@ -289,7 +301,7 @@ class StoryStore:
         first, then the newest: what a reader of news expects, and a common word costs no
         more than a rare one (no statistics over every match, as bm25 and ts_rank need).
         """
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             if self._postgres:
                 rows = await self._search_postgres(conn, query)
             else:
@@ -363,16 +375,10 @@ class StoryStore:
 
     @staticmethod
     def _statement(sql: str, query: SearchQuery) -> TextClause:
-        """The SQL with its time filters bound as aware datetimes (stored as UTC)."""
-        stmt = text(sql)
-        if query.since is not None:
-            stmt = stmt.bindparams(bindparam("since", type_=UTCDateTime))
-        if query.until is not None:
-            stmt = stmt.bindparams(bindparam("until", type_=UTCDateTime))
-        return stmt
+        return _search_statement(sql, query.since is not None, query.until is not None)
 
     async def count(self) -> int:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return int((await conn.execute(select(func.count()).select_from(stories))).scalar_one())
 
 
@@ -384,7 +390,7 @@ class ValidatorStore:
         self.clock = clock
 
     async def validators(self, url: str) -> Validators | None:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             row = (
                 await conn.execute(
                     select(fetch_validators.c.etag, fetch_validators.c.last_modified).where(

@@ -13,7 +13,7 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain import ChannelRef, DeliveryMode, Filters, Subscription
-from bot.store.db import write
+from bot.store.db import reading, write
 from bot.store.rows import JsonRows
 from bot.store.tables import UTCDateTime, push_claims, subscriptions
 
@@ -202,21 +202,21 @@ class SubscriptionStore:
         return await write(self.engine, store, retry_conflicts=True)
 
     async def for_channel(self, channel: ChannelRef) -> list[Subscription]:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             rows = await conn.execute(_FOR_CHANNEL, _channel_params(channel))
             return [subscription_from_row(r) for r in rows]
 
     async def for_workspace(self, platform: str, workspace: str) -> list[Subscription]:
         """Every subscription of a workspace's channels, by channel and region."""
         where = and_(_c.platform == platform, _c.workspace == workspace)
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             rows = await conn.execute(
                 select(*_COLUMNS).where(where).order_by(_c.channel, _c.region)
             )
             return [subscription_from_row(r) for r in rows]
 
     async def get(self, sub_id: int) -> Subscription | None:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             row = (await conn.execute(select(*_COLUMNS).where(_c.id == sub_id))).first()
         return subscription_from_row(row) if row else None
 
@@ -327,7 +327,7 @@ class SubscriptionStore:
 
     async def instant_subscribers(self) -> list[Subscription]:
         """Unpaused subscriptions in instant mode."""
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             rows = await conn.execute(
                 select(*_COLUMNS).where(_c.mode == "instant", _c.paused.is_(False))
             )
@@ -380,7 +380,7 @@ class SubscriptionStore:
         if paused is not None:
             where.append(_c.paused.is_(paused))
         query = select(*_COLUMNS).where(*where).order_by(*_ORDER)
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return [subscription_from_row(r) for r in await conn.execute(query)]
 
     async def failing(
@@ -404,7 +404,7 @@ class SubscriptionStore:
             .where(failed, *_where_parts(platform, workspace, channel))
             .order_by(_c.failures.desc(), *_ORDER)
         )
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return [subscription_from_row(r) for r in await conn.execute(query)]
 
     async def import_all(self, subs: Sequence[Subscription], *, now: datetime) -> ImportCounts:
@@ -460,7 +460,7 @@ class SubscriptionStore:
         return await write(self.engine, store, retry_conflicts=True)
 
     async def count(self) -> int:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             return int(
                 (await conn.execute(select(func.count()).select_from(subscriptions))).scalar_one()
             )

@@ -122,3 +122,42 @@ async def test_rows_come_in_order_and_in_parts(engine: AsyncEngine) -> None:
 )
 def test_which_statements_count_as_reads(sql: str, read: bool) -> None:
     assert is_read(sql) is read
+
+
+class Steps:
+    """Runs a coroutine, counting the times it gives the event loop a turn."""
+
+    def __init__(self, coro: Any) -> None:
+        self.coro, self.count = coro, 0
+
+    def __await__(self) -> Any:
+        inner = self.coro.__await__()
+        try:
+            waiting = inner.send(None)
+            while True:
+                self.count += 1
+                waiting = inner.send((yield waiting))
+        except StopIteration as done:
+            return done.value
+
+
+async def test_reading_hands_the_connection_back_without_a_turn_of_the_loop(
+    engine: AsyncEngine,
+) -> None:
+    async def read() -> int:
+        async with db.reading(engine) as conn:
+            return int((await conn.execute(text("SELECT count(*) FROM t"))).scalar_one())
+
+    await read()  # a connection in the pool, no transaction open on it
+    steps = Steps(read())
+    assert await steps == 0
+    assert steps.count == 0  # SQLAlchemy's own close waits for a task of its own
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+    async def read_the_usual_way() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    usual = Steps(read_the_usual_way())
+    await usual
+    assert usual.count > 0
