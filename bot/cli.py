@@ -480,6 +480,7 @@ def run(
                 stack.push_async_callback(discord.close)
                 senders[discord.sender.platform] = discord.sender
             bot = build_bot(core, senders)
+            freeze_startup_heap()  # before the first request can arrive: it takes a moment
             server = WebServer(settings.http_host, settings.http_port)
             stack.push_async_callback(server.stop)
             health = observe.Health()
@@ -499,7 +500,6 @@ def run(
             await _serve_health(settings, core, server, health, said)
             await bot.start()
             stack.push_async_callback(bot.stop)
-            freeze_startup_heap()
             await stop.wait()
         if lost:
             raise UserError("Discord", f"the gateway connection ended: {lost[0]}")

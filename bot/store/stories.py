@@ -274,7 +274,8 @@ class StoryStore:
         (change time, id): each one's id and when it changed. Pass the last one's time and id
         for the next page."""
         c = stories.c
-        later = or_(c.changed_at > since, and_(c.changed_at == since, c.id > after))
+        # the range first, on its own, so the index on changed_at bounds the scan
+        later = and_(c.changed_at >= since, or_(c.changed_at > since, c.id > after))
         query = (
             select(c.id, c.changed_at)
             .where(later, c.changed_at > c.ingested_at)

@@ -149,6 +149,24 @@ async def test_full_text_search_with_filters(engine: AsyncEngine) -> None:
     assert await store.search(SearchQuery.parse('"quoted" OR NEAR(x')) == []
 
 
+async def test_changed_since_pages_through_changes_made_at_the_same_time(
+    engine: AsyncEngine,
+) -> None:
+    store = StoryStore(engine)
+    items = [story(f"s{n}", f"Story {n}") for n in range(5)]
+    for item in items:
+        await store.save(item, now=NOW)
+    later = NOW + timedelta(hours=1)
+    for item in items[:4]:  # four change at one time, the fifth never does
+        await store.save(item.model_copy(update={"title": item.title + " (updated)"}), now=later)
+    ids = sorted(item.id for item in items[:4])
+    first = await store.changed_since(NOW, limit=3)
+    assert first == [(i, later) for i in ids[:3]]
+    rest = await store.changed_since(later, after=first[-1][0], limit=3)
+    assert rest == [(ids[3], later)]
+    assert await store.changed_since(later, after=ids[3]) == []
+
+
 async def test_search_puts_headline_words_first_then_the_newest(engine: AsyncEngine) -> None:
     store = StoryStore(engine)
     both = story("both", "Grain exports resume", hours_ago=30)
