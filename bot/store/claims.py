@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from bot.domain import ChannelRef, Subscription
-from bot.store.db import write
+from bot.store.db import reading, write
 from bot.store.rows import JsonRows
 from bot.store.subscriptions import subscription_from_row
 from bot.store.tables import UTCDateTime, push_claims, subscriptions
@@ -129,7 +129,7 @@ class PushClaims:
             .where(_c.id.in_(wanted.columns(value=BigInteger)))
             .group_by(*shared)
         )
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             rows = (await conn.execute(query)).all()
         groups = []
         for *fields, packed in rows:

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.store.db import write
+from bot.store.db import reading, write
 from bot.store.tables import platform_events
 
 _e = platform_events.c
@@ -46,6 +46,6 @@ class EventLog:
         return await write(self.engine, drop)
 
     async def count(self) -> int:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             counted = select(func.count()).select_from(platform_events)
             return int((await conn.execute(counted)).scalar_one())

@@ -30,7 +30,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterable
 from functools import lru_cache, partial
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from aiosqlite.context import contextmanager
@@ -54,8 +54,11 @@ class Cursor(aiosqlite.Cursor):
 
     def __init__(self, conn: Connection) -> None:
         super().__init__(conn, None)  # type: ignore[arg-type]  # opened by each statement
-        self._owner = conn
         self._rows: list[Any] = []
+
+    @property
+    def _owner(self) -> Connection:
+        return cast(Connection, self._conn)  # the connection that made it (see cursor())
 
     def _call(self, work: Work) -> tuple[sqlite3.Cursor, list[Any]]:
         owner = self._owner
@@ -115,9 +118,8 @@ class Connection(aiosqlite.Connection):
 
     def __init__(self, connector: Callable[[], sqlite3.Connection]) -> None:
         super().__init__(connector, iter_chunk_size=64)
-        self._thread.daemon = (
-            True  # as SQLAlchemy sets it: a connection left open never blocks exit
-        )
+        # as SQLAlchemy sets it: a connection left open never blocks the exit
+        self._thread.daemon = True
         # False only when SQLite said, after the last statement, that no transaction is open.
         self._maybe_in_transaction = True
 

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.store.db import write
+from bot.store.db import reading, write
 from bot.store.tables import platform_state
 
 _s = platform_state.c
@@ -25,7 +25,7 @@ class PlatformState:
         self._insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
 
     async def get(self, platform: str, name: str) -> str | None:
-        async with self.engine.connect() as conn:
+        async with reading(self.engine) as conn:
             found = await conn.execute(
                 select(_s.value).where(_s.platform == platform, _s.name == name)
             )
@@ -74,7 +74,7 @@ class Replicas:
         """Say this process is live and delivers to ``platforms``; how many live processes
         (this one included) deliver to each platform, and which processes died."""
         await self.state.put(REPLICAS, token, ",".join(sorted(platforms)), now=now)
-        async with self.state.engine.connect() as conn:
+        async with reading(self.state.engine) as conn:
             rows = await conn.execute(
                 select(_s.name, _s.value, _s.updated_at).where(_s.platform == REPLICAS)
             )

@@ -86,9 +86,14 @@ _WITH_CHANGE_BY_LINK = (
 )
 
 
-@lru_cache(maxsize=256)  # one statement object for each shape of search: SQLAlchemy keys it once
-def _search_statement(sql: str, since: bool, until: bool) -> TextClause:
-    """The SQL with its time filters bound as aware datetimes (stored as UTC)."""
+def _search_statement(sql: str, query: SearchQuery) -> TextClause:
+    """The SQL with its time filters bound as aware datetimes (stored as UTC): one statement
+    object for each shape of search, which SQLAlchemy keys once."""
+    return _text_with_times(sql, query.since is not None, query.until is not None)
+
+
+@lru_cache(maxsize=256)
+def _text_with_times(sql: str, since: bool, until: bool) -> TextClause:
     stmt = text(sql)
     if since:
         stmt = stmt.bindparams(bindparam("since", type_=UTCDateTime))
@@ -350,7 +355,7 @@ class StoryStore:
             "SELECT s.data FROM hits JOIN stories s ON s.seq = hits.seq "
             f"ORDER BY {' + '.join(in_headline)} DESC, hits.sort_at DESC LIMIT :limit"
         )
-        return (await conn.execute(self._statement(sql, query), params)).all()
+        return (await conn.execute(_search_statement(sql, query), params)).all()
 
     async def _search_postgres(
         self, conn: AsyncConnection, query: SearchQuery
@@ -372,11 +377,7 @@ class StoryStore:
             + " ORDER BY s.seq DESC LIMIT :window) AS hits JOIN stories s ON s.seq = hits.seq "
             "ORDER BY hits.score DESC, hits.sort_at DESC LIMIT :limit"
         )
-        return (await conn.execute(self._statement(sql, query), params)).all()
-
-    @staticmethod
-    def _statement(sql: str, query: SearchQuery) -> TextClause:
-        return _search_statement(sql, query.since is not None, query.until is not None)
+        return (await conn.execute(_search_statement(sql, query), params)).all()
 
     async def count(self) -> int:
         async with reading(self.engine) as conn:

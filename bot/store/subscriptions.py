@@ -97,23 +97,19 @@ def _values(sub: Subscription) -> dict[str, Any]:
     }
 
 
+def _on_channel(platform: Any, workspace: Any, channel: Any) -> Any:
+    return and_(_c.platform == platform, _c.workspace == workspace, _c.channel == channel)
+
+
 def _where_channel(channel: ChannelRef) -> Any:
-    return and_(
-        _c.platform == channel.platform,
-        _c.workspace == channel.workspace,
-        _c.channel == channel.channel,
-    )
+    return _on_channel(channel.platform, channel.workspace, channel.channel)
 
 
-# A channel's subscriptions, read by every lookup that names no region: built once, so
-# SQLAlchemy reuses its compiled form.
+# A channel's subscriptions, read by every lookup that names no region: built once over bound
+# names, so SQLAlchemy compiles it once and runs it with each channel's values.
 _FOR_CHANNEL = (
     select(*_COLUMNS)
-    .where(
-        _c.platform == bindparam("platform"),
-        _c.workspace == bindparam("workspace"),
-        _c.channel == bindparam("channel"),
-    )
+    .where(_on_channel(bindparam("platform"), bindparam("workspace"), bindparam("channel")))
     .order_by(_c.region)
 )
 

@@ -150,8 +150,8 @@ async def test_reading_hands_the_connection_back_without_a_turn_of_the_loop(
 
     await read()  # a connection in the pool, no transaction open on it
     steps = Steps(read())
-    assert await steps == 0
-    assert steps.count == 0  # SQLAlchemy's own close waits for a task of its own
+    assert await steps == 0  # the table is empty
+    assert steps.count == 0  # SQLAlchemy's own close waits for a task of its own (below)
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
     async def read_the_usual_way() -> None:
