@@ -26,6 +26,7 @@ from bot.app import build_core
 from bot.config import Settings
 from bot.domain import ChannelRef, Insight, Story, Subscription
 from bot.store.rows import TOKEN_LENGTH
+from bot.store.state import REPLICAS
 from tests.conftest import SIGNALBOT, command_env
 from tests.fakes.discord import API_PREFIX, GATEWAY_PATH, run_discord_process
 from tests.fakes.slack import run_slack_process
@@ -74,8 +75,10 @@ def story(n: int, when: datetime) -> Story:
     )  # fmt: skip
 
 
-async def prepare(url: str, plan: Plan, due: datetime) -> None:
-    """The schema, three stories and every subscription, due at ``due``."""
+async def prepare(url: str, plan: Plan, due: datetime, *, idle: int = 0) -> None:
+    """The schema, three stories and every subscription, due at ``due``; with ``idle``, as
+    many other processes beating on both platforms until long after, which deliver nothing
+    (the processes that run keep only their share of the limits, as with that many more)."""
     core = build_core(Settings(_env_file=None, database_url=url))  # type: ignore[call-arg]
     await core.start()
     try:
@@ -88,6 +91,9 @@ async def prepare(url: str, plan: Plan, due: datetime) -> None:
             for c in plan.channels()
         ]  # fmt: skip
         await core.subscriptions.import_all(subs, now=now)
+        for n in range(idle):  # a heartbeat dated an hour ahead stays live all the run
+            later = due + timedelta(hours=1)
+            await core.state.put(REPLICAS, f"idle-{n}", "discord,slack", now=later)
     finally:
         await core.close()
 
@@ -232,11 +238,12 @@ class Run:
 
 
 async def deliver(url: str, plan: Plan, fakes: Fakes, processes: int, folder: Path,
-                  *, lead: float = 8.0) -> Run:  # fmt: skip
+                  *, lead: float = 8.0, idle: int = 0) -> Run:  # fmt: skip
     """Every subscription of ``plan`` due ``lead`` seconds from now, ``processes`` processes
-    (one Discord shard each) delivering them: until every channel has a message."""
+    (one Discord shard each) delivering them: until every channel has a message. With
+    ``idle``, that many more processes seem live, and deliver nothing (see :func:`prepare`)."""
     due = datetime.now(UTC) + timedelta(seconds=lead)
-    await prepare(url, plan, due)
+    await prepare(url, plan, due, idle=idle)
     bots = [await start_bot(url, fakes, n, processes, folder) for n in range(processes)]
     try:
         await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 1))
