@@ -141,9 +141,13 @@ class PushLedger:
             return None
         return (push.sub_id, result[2], None if message is None else shown(message.content))
 
-    async def record_sent(self, token: str, sent: list[Sent]) -> None:
+    async def record_sent(
+        self, token: str, sent: list[Sent], stored: set[str] | None = None
+    ) -> None:
         """Record messages sent ahead of their batch's write-back (see :meth:`settle`)."""
-        record = self.ledger.settle(token=token, sent=sent, released=[], at=self.clock.now())
+        record = self.ledger.settle(
+            token=token, sent=sent, released=[], at=self.clock.now(), stored=stored
+        )
         if self.ledger.engine.dialect.name == "postgresql":
             await record  # row locks suffice: it waits for no other write of the process
         else:
@@ -157,10 +161,11 @@ class PushLedger:
         results: list[Result],
         messages: list[Outgoing | None],
         recorded: Collection[int] = frozenset(),
+        stored: set[str] | None = None,
     ) -> None:
         """The reservation of each push that asked the ledger for stories: sent (with what
         its message shows; not again for those ``recorded`` already), or released (also
-        where it got none, or nothing was sent)."""
+        where it got none, or nothing was sent). ``stored``: see ``DeliveryLedger.settle``."""
         sent: list[Sent] = []
         released: list[tuple[int, list[str]]] = []
         for push, result, message in zip(pushes, results, messages, strict=True):
@@ -171,4 +176,6 @@ class PushLedger:
                 else:
                     released.append((push.sub_id, [s.id for s in push.stories]))
         if sent or released:
-            await self.ledger.settle(token=token, sent=sent, released=released, at=self.clock.now())
+            await self.ledger.settle(
+                token=token, sent=sent, released=released, at=self.clock.now(), stored=stored
+            )

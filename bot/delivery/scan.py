@@ -99,6 +99,7 @@ class DueScan:
         self.unsettled: list[Sent] = []  # sent, not yet in the ledger
         self.enough_unsettled = asyncio.Event()
         self.recorded: set[int] = set()  # pushes whose message is recorded sent (by number)
+        self.stored: set[str] = set()  # what those messages show, stored: by record key
 
     async def run(self) -> list[PushOutcome]:
         """Claim every due push and deliver them all.
@@ -229,7 +230,7 @@ class DueScan:
                 continue
             sent, self.unsettled = self.unsettled, []
             try:
-                await self.ledger.record_sent(self.reservation, sent)
+                await self.ledger.record_sent(self.reservation, sent, self.stored)
             except Exception:  # the batch's write-back records them all the same
                 log.warning("recording sent messages early failed", exc_info=True)
                 continue
@@ -303,7 +304,8 @@ class DueScan:
             # must never take back the record of what was sent. Then the pauses, which drop
             # their subscriptions' claims: the outcomes never write over them.
             await self.ledger.settle(
-                batch.token, batch.pushes, batch.results, batch.messages, self.recorded
+                batch.token, batch.pushes, batch.results, batch.messages, self.recorded,
+                self.stored,
             )
             await self.outcomes.pause_refused(self.refusals, now)
             await self.claims.finish(self.token, batch.records)

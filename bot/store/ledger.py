@@ -201,19 +201,26 @@ class DeliveryLedger:
         sent: Sequence[Sent],
         released: Sequence[tuple[int, Sequence[str]]],
         at: datetime,
+        stored: set[str] | None = None,
     ) -> None:
         """Mark reserved messages sent, ``(number, the platform's message id[, what it
         shows])`` (see :func:`bot.render.model.shown`: what an edit re-renders), or release
         them, ``(number, every story id it holds)``: a release deletes those rows by their
         key. Like :meth:`reserve`, each list goes as one JSON parameter; what the messages
-        show goes once a record (see :mod:`bot.store.contents`), each message naming its key."""
+        show goes once a record (see :mod:`bot.store.contents`), each message naming its key.
+
+        ``stored``: the keys of records an earlier settle of the caller's stored and named
+        (a push sends one digest to many channels): not stored again; this one's are added.
+        Records go only when no message names them, so the caller keeps it no longer than
+        its messages stay (one due-scan)."""
         records = keyed(shown[0] for _, _, *shown in sent if shown and shown[0])
         packed = [[n, message, records[shown[0]] if shown and shown[0] else None]
                   for n, message, *shown in sent]  # fmt: skip
+        fresh = records if not stored else {c: k for c, k in records.items() if k not in stored}
 
         async def store(conn: AsyncConnection) -> None:
             if sent:
-                await store_contents(conn, self._json, records)
+                await store_contents(conn, self._json, fresh)
                 rows = self._json.table(
                     "sent", "p", number="bigint", message="text", content_key="text"
                 )
@@ -238,6 +245,8 @@ class DeliveryLedger:
                 await self._drop_deliveries(conn, gone, dict(released))
 
         await write(self.engine, store)
+        if stored is not None:
+            stored.update(records.values())
 
     async def release_stale(
         self, *, older_than: datetime, dead: Collection[str] = frozenset()

@@ -5,13 +5,15 @@ and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import ChannelRef
+from bot.store.contents import content_key
 from bot.store.ledger import Ask, DeliveryLedger, ledger_key
 
 AT = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)
@@ -126,3 +128,34 @@ async def test_forget_channel_and_workspace(engine: AsyncEngine) -> None:
     }
     await ledger.forget_workspace("discord", "G1")
     assert await sends(engine) == [] and await ledger.count_sent() == 0
+
+
+async def test_a_record_a_caller_stored_is_named_again_without_being_stored_again(
+    engine: AsyncEngine,
+) -> None:
+    """A push sends one digest to many channels: its record goes in with the first settle;
+    the scan's later settles only name it."""
+    ledger = DeliveryLedger(engine)
+    asks = [Ask(1, A, None, ["s1"]), Ask(2, B, None, ["s1"])]
+    assert (await ledger.reserve(asks, token="a", at=AT)).complete
+    shows = json.dumps({"cards": [["s1", "v1", None]]})
+    stored: set[str] = set()
+    await ledger.settle(token="a", sent=[(1, "m1", shows)], released=[], at=AT, stored=stored)
+    assert stored == {content_key(shows)}
+
+    statements: list[str] = []
+
+    def note(_c: object, _cur: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        await ledger.settle(token="a", sent=[(2, "m2", shows)], released=[], at=AT, stored=stored)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)
+    assert statements and not any("content" in s.split("SET")[0] for s in statements)
+    async with engine.connect() as conn:
+        named = await conn.execute(text("SELECT number, content_key FROM sends ORDER BY number"))
+        assert [tuple(r) for r in named] == [(1, content_key(shows)), (2, content_key(shows))]
+        kept = await conn.execute(text("SELECT count(*) FROM message_contents"))
+        assert kept.scalar_one() == 1
