@@ -78,11 +78,16 @@ class PushClaims:
         # The longest due first, then in the order they were made: every claim a fair sample
         # of what is due (by the index's order alone, one process would take one platform's
         # pushes and sit on that platform's share of the budget while another's went idle).
+        # PostgreSQL: a claim under way in another process holds its subscriptions' rows, and
+        # this one passes over them to the next due. Without that, both would choose the same
+        # rows, and the later would find them all taken at its commit and come back empty:
+        # its process would claim no more in that scan, and the other take the rest.
         chosen = (
             select(_c.id, literal(token), literal(now, UTCDateTime))
             .where(due)
             .order_by(_c.next_push_at, _c.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)  # SQLite: one writer at a time, none to pass
         )
         insert_ = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         statement = (

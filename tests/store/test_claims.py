@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, time, timedelta
 
+import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.domain import ChannelRef, Subscription
@@ -121,3 +123,36 @@ async def test_load_groups_groups_pushes_that_differ_only_by_channel(engine: Asy
     assert [g.like.region for g in groups] == ["europe", "africa"]
     assert groups[0].members[1][1] == ChannelRef("slack", "T1", "C1")
     assert await claims.load_groups([]) == []
+
+
+async def test_a_claim_passes_over_what_a_claim_under_way_is_taking(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """Two processes claiming at once: the later takes the next due pushes, not the same
+    ones to find them taken at the other's commit (it would come back empty)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes one writer at a time: no claim is ever under way beside another")
+    ids = await due(engine, 30)
+    other = db.create_engine(database_url)  # another process, its claim not yet committed
+    try:
+        async with other.begin() as conn:
+            taking = await conn.execute(
+                text(
+                    "SELECT id FROM subscriptions ORDER BY next_push_at, id LIMIT 10"
+                    " FOR UPDATE SKIP LOCKED"
+                )
+            )
+            first = [int(i) for i in taking.scalars()]
+            await conn.execute(
+                text(
+                    "INSERT INTO push_claims (subscription_id, claimed_by, claimed_at)"
+                    " SELECT id, 'a', now() FROM subscriptions WHERE id = ANY(:ids)"
+                ),
+                {"ids": first},
+            )
+            claim = PushClaims(engine).claim_due(NOW, "b", stale_before=NOW - LEASE, limit=10)
+            got = await asyncio.wait_for(claim, 10)
+    finally:
+        await other.dispose()
+    assert first == ids[:10]
+    assert got == ids[10:20]
