@@ -216,7 +216,7 @@ class DeliveryLedger:
         records = keyed(shown[0] for _, _, *shown in sent if shown and shown[0])
         packed = [[n, message, records[shown[0]] if shown and shown[0] else None]
                   for n, message, *shown in sent]  # fmt: skip
-        fresh = records if not stored else {c: k for c, k in records.items() if k not in stored}
+        fresh = {c: k for c, k in records.items() if k not in (stored or ())}
 
         async def store(conn: AsyncConnection) -> None:
             if sent:
