@@ -367,14 +367,15 @@ def _slack_sender(settings: Settings, core: Core) -> tuple[Any, Any]:
     """The Slack sender, on the one bot token or on each workspace's from its installation
     (and the installations, for OAuth)."""
     from adapters.slack import SlackSender, installation_store, tokens_from
+    from adapters.slack.sender import limits
 
-    api = settings.slack_api_url
+    api, paced = settings.slack_api_url, limits(settings.slack_workspace_rate)
     if settings.slack_bot_token is not None:  # one workspace
         token = settings.slack_bot_token.get_secret_value()
-        return SlackSender.single(token, api_url=api), None
+        return SlackSender.single(token, api_url=api, limits=paced), None
     assert settings.slack_client_id is not None  # many, installed through OAuth
     installations = installation_store(core.engine, settings.slack_client_id)
-    return SlackSender(tokens_from(installations), api_url=api), installations
+    return SlackSender(tokens_from(installations), api_url=api, limits=paced), installations
 
 
 async def _nothing_wrong() -> str | None:

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         "https://slack.com/api/", validation_alias=_also("SLACK_API_URL"),
         description="Where Slack Web API calls go (a proxy, a test server)",
     )  # fmt: skip
+    slack_workspace_rate: float = Field(
+        10.0,
+        ge=0,
+        description="Messages a second to one Slack workspace, every replica together (Slack "
+        "allows several hundred a minute; 0: no pacing of our own, only Slack's 429s)",
+    )
     slack_managers: Literal["everyone", "admins"] = Field(
         "everyone", validation_alias=_also("SLACK_MANAGERS"),
         description="Who may change a channel's subscriptions: everyone, or workspace admins",
@@ -92,6 +98,13 @@ class Settings(BaseSettings):
     )
     discord_shard_ids: Annotated[list[int] | None, NoDecode] = Field(
         None, description="The Discord shards this process runs, comma-separated (e.g. 0,1)"
+    )
+    discord_rate: float = Field(
+        49.0,
+        ge=0,
+        description="Requests a second to Discord for the whole bot, every replica together "
+        "(Discord's global limit is 50, more for a bot Discord has raised; 0: no pacing of "
+        "our own, only Discord's 429s)",
     )
     discord_api_url: str = Field(
         "https://discord.com/api/v10",

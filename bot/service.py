@@ -205,6 +205,7 @@ class BotService:
             log.warning("processes stopped without a word (%s): their pushes are taken over",
                         ", ".join(sorted(seen.dead - delivery.dead)))  # fmt: skip
         delivery.dead = seen.dead
+        delivery.live = counts
         for platform, limiter in delivery.attempts.limiters.items():
             processes = counts.get(platform, 1)
             if limiter.processes != processes:

@@ -26,7 +26,6 @@ from bot.app import build_core
 from bot.config import Settings
 from bot.domain import ChannelRef, Insight, Story, Subscription
 from bot.store.rows import TOKEN_LENGTH
-from bot.store.state import REPLICAS
 from tests.conftest import SIGNALBOT, command_env
 from tests.fakes.discord import API_PREFIX, GATEWAY_PATH, run_discord_process
 from tests.fakes.slack import run_slack_process
@@ -75,10 +74,8 @@ def story(n: int, when: datetime) -> Story:
     )  # fmt: skip
 
 
-async def prepare(url: str, plan: Plan, due: datetime, *, idle: int = 0) -> None:
-    """The schema, three stories and every subscription, due at ``due``; with ``idle``, as
-    many other processes beating on both platforms until long after, which deliver nothing
-    (the processes that run keep only their share of the limits, as with that many more)."""
+async def prepare(url: str, plan: Plan, due: datetime) -> None:
+    """The schema, three stories and every subscription, due at ``due``."""
     core = build_core(Settings(_env_file=None, database_url=url))  # type: ignore[call-arg]
     await core.start()
     try:
@@ -91,9 +88,6 @@ async def prepare(url: str, plan: Plan, due: datetime, *, idle: int = 0) -> None
             for c in plan.channels()
         ]  # fmt: skip
         await core.subscriptions.import_all(subs, now=now)
-        for n in range(idle):  # a heartbeat dated an hour ahead stays live all the run
-            later = due + timedelta(hours=1)
-            await core.state.put(REPLICAS, f"idle-{n}", "discord,slack", now=later)
     finally:
         await core.close()
 
@@ -154,8 +148,12 @@ def log_file(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 
 
-async def start_bot(url: str, fakes: Fakes, shard: int, shards: int, folder: Path) -> Bot:
-    """``signalbot run`` on ``url``, serving both fakes and Discord shard ``shard``."""
+async def start_bot(
+    url: str, fakes: Fakes, shard: int, shards: int, folder: Path, *, paced: bool = True
+) -> Bot:
+    """``signalbot run`` on ``url``, serving both fakes and Discord shard ``shard``; not
+    ``paced``, with no pacing of its own (the platforms' limits set to 0)."""
+    rates = {} if paced else {"SIGNALBOT_DISCORD_RATE": "0", "SIGNALBOT_SLACK_WORKSPACE_RATE": "0"}
     env = command_env(
         None, SIGNALBOT_DATABASE_URL=url, SLACK_BOT_TOKEN=SLACK_TOKEN,
         SLACK_SIGNING_SECRET="replicas-secret",
@@ -164,7 +162,7 @@ async def start_bot(url: str, fakes: Fakes, shard: int, shards: int, folder: Pat
         SIGNALBOT_DISCORD_API_URL=f"http://127.0.0.1:{fakes.discord.port}{API_PREFIX}",
         SIGNALBOT_DISCORD_GATEWAY_URL=f"ws://127.0.0.1:{fakes.discord.port}{GATEWAY_PATH}",
         SIGNALBOT_DISCORD_SHARD_COUNT=str(shards), SIGNALBOT_DISCORD_SHARD_IDS=str(shard),
-        SIGNALBOT_SCAN_INTERVAL="1", SIGNALBOT_LOG_LEVEL="WARNING",
+        SIGNALBOT_SCAN_INTERVAL="1", SIGNALBOT_LOG_LEVEL="WARNING", **rates,
     )  # fmt: skip
     log = log_file(folder / f"bot-{shard}-{os.urandom(3).hex()}.log")
     process = await asyncio.create_subprocess_exec(
@@ -238,13 +236,14 @@ class Run:
 
 
 async def deliver(url: str, plan: Plan, fakes: Fakes, processes: int, folder: Path,
-                  *, lead: float = 8.0, idle: int = 0) -> Run:  # fmt: skip
+                  *, lead: float = 8.0, paced: bool = True) -> Run:  # fmt: skip
     """Every subscription of ``plan`` due ``lead`` seconds from now, ``processes`` processes
-    (one Discord shard each) delivering them: until every channel has a message. With
-    ``idle``, that many more processes seem live, and deliver nothing (see :func:`prepare`)."""
+    (one Discord shard each; not ``paced``, with no pacing of their own) delivering them:
+    until every channel has a message."""
     due = datetime.now(UTC) + timedelta(seconds=lead)
-    await prepare(url, plan, due, idle=idle)
-    bots = [await start_bot(url, fakes, n, processes, folder) for n in range(processes)]
+    await prepare(url, plan, due)
+    bots = [await start_bot(url, fakes, n, processes, folder, paced=paced)
+            for n in range(processes)]  # fmt: skip
     try:
         await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 1))
         before = [bot.cpu_seconds() for bot in bots]

@@ -28,6 +28,8 @@ BAD = [
     ("SIGNALBOT_DISCORD_GUILD_ID", "my-server", "valid integer"),
     ("SIGNALBOT_DISCORD_API_URL", "discord.com/api", "is not an http(s) URL"),
     ("SIGNALBOT_DISCORD_GATEWAY_URL", "http://gateway", "is not a ws(s) URL"),
+    ("SIGNALBOT_DISCORD_RATE", "-5", "greater than or equal to 0"),
+    ("SIGNALBOT_SLACK_WORKSPACE_RATE", "fast", "valid number"),
 ]
 
 

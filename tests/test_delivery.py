@@ -994,3 +994,22 @@ async def test_a_scan_claims_no_more_than_it_can_send_within_its_lease(
     delivery = engine_for(engine, clock, {"console": Slow()})
     assert len(await delivery.run_due()) == 3
     assert len(await delivery.run_due()) == 2  # the rest at the next scan
+
+
+async def test_with_other_processes_live_a_scan_claims_its_share_of_what_is_due(
+    engine: AsyncEngine,
+) -> None:
+    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    for n in range(9):
+        await subscribe(engine, clock, ChannelRef("console", "t", f"#share{n}"))
+    await subscribe(engine, clock, ChannelRef("other", "t", "#elsewhere"))  # not ours to push
+    clock.set(datetime(2026, 11, 25, 6, 0, 30, tzinfo=UTC))  # all due (no stories)
+    delivery = engine_for(engine, clock, {"console": ConsoleSender([].append)})
+    claims = PushClaims(engine)
+    assert await claims.count_due(clock.now(), ["console", "other"]) == {"console": 9, "other": 1}
+    delivery.live = {"console": 3, "other": 1}  # three processes deliver to the console
+    assert len(await delivery.run_due()) == 3  # a third of nine
+    assert len(await delivery.run_due()) == 2  # a third of the six left, rounded up
+    delivery.live = {"console": 1}  # the others stopped: the rest at once
+    assert len(await delivery.run_due()) == 4
+    assert await claims.count_due(clock.now(), ["console"]) == {}

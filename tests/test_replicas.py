@@ -13,7 +13,6 @@ import pytest
 
 from bot.app import build_core
 from bot.domain import Insight
-from bot.store.state import Replicas
 from tests.conftest import scratch_postgres, settings_for
 from tests.replicas import (
     Fakes,
@@ -56,7 +55,8 @@ async def test_two_processes_deliver_every_push_once_within_the_bots_limits(
     assert tally(run.seen.posted, PLAN) == (0, 0)
     assert run.seen.discord_429.get("global", 0) == 0, run.seen.discord_429
     assert run.seen.slack_429 == 0
-    assert len(run.by_process) == 2 and min(run.by_process.values()) > 2000, run.by_process
+    # each claims its share of what is due: neither takes the lion's part by starting first
+    assert len(run.by_process) == 2 and min(run.by_process.values()) >= 4000, run.by_process
 
 
 async def test_a_process_killed_mid_push_loses_nothing(replica_url: str, tmp_path: Path) -> None:
@@ -112,21 +112,3 @@ async def test_two_processes_edit_each_message_once(replica_url: str, tmp_path: 
     assert tally(seen.posted, plan) == (0, 0)  # an update is an edit, never a new message
     assert sorted(seen.edited) == names
     assert set(seen.edited.values()) == {1}
-
-
-async def test_an_idle_replica_of_the_benchmarks_control_counts_as_live_all_run(
-    replica_url: str,
-) -> None:
-    """bench/replicas.py's control: one process keeps half the limits while an idle second
-    one seems live (its heartbeat row), from before the pushes are due to well after."""
-    due = datetime.now(UTC) + timedelta(seconds=5)
-    await prepare(replica_url, Plan(slack=2, discord=1), due, idle=1)
-    core = build_core(settings_for(replica_url))
-    await core.start()
-    try:
-        replicas = Replicas(core.state)
-        for at in (due - timedelta(seconds=5), due + timedelta(minutes=10)):
-            seen = await replicas.beat("the-one-process", ["discord", "slack"], now=at)
-            assert seen.live == {"discord": 2, "slack": 2} and not seen.dead
-    finally:
-        await core.close()

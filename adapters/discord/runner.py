@@ -11,7 +11,7 @@ import aiohttp
 import discord
 
 from adapters.discord.app import DiscordAdapter, make_client
-from adapters.discord.sender import DiscordSender, count_rate_limits
+from adapters.discord.sender import DiscordSender, count_rate_limits, limits
 from bot.platform import Bot, Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ class DiscordRunner:
         self.settings = settings
         count_rate_limits()
         self.client = make_client(settings)
-        self.sender = DiscordSender(self.client.http)
+        self.sender = DiscordSender(self.client.http, limits=limits(settings.discord_rate))
         self.adapter: DiscordAdapter | None = None
         self._gateway: asyncio.Task[None] | None = None
 

@@ -28,6 +28,11 @@ PLATFORM = "slack"
 # beyond it is waited out like any other.
 LIMITS = RateLimits(per_channel=(1, 1.0), per_workspace=10.0)
 
+
+def limits(per_workspace: float) -> RateLimits:
+    """The bot's limits with ``per_workspace`` messages a second to a workspace (0: none)."""
+    return RateLimits(per_channel=LIMITS.per_channel, per_workspace=per_workspace or None)
+
 # What an error says cannot take messages (see the platform notes); anything else refused
 # for good is about the one message.
 SCOPES: dict[str, FailureScope] = {
@@ -91,13 +96,13 @@ class SlackSender:
         self._clients: dict[str, AsyncWebClient] = {}
 
     @classmethod
-    def single(cls, token: str, *, api_url: str) -> SlackSender:
+    def single(cls, token: str, *, api_url: str, limits: RateLimits = LIMITS) -> SlackSender:
         """The sender of a bot installed in one workspace, whatever its id."""
 
         async def token_for(workspace: str) -> str | None:
             return token
 
-        return cls(token_for, api_url=api_url)
+        return cls(token_for, api_url=api_url, limits=limits)
 
     async def __aenter__(self) -> SlackSender:
         self._session = aiohttp.ClientSession(

@@ -57,6 +57,9 @@ class DeliveryEngine:
         # Processes that died (their heartbeat stopped): their claims and reservations are
         # taken over at once (without heartbeats, after the claim's lease).
         self.dead: frozenset[str] = frozenset()
+        # Live processes delivering to each platform, this one included (from the
+        # heartbeats; none yet: this one alone): each scan claims its share of what is due.
+        self.live: dict[str, int] = {}
         self.in_flight = InFlight()
         self.attempts = Attempts(self.senders, concurrency)
         self.outcomes = Outcomes(subscriptions, self.senders, self.in_flight)
@@ -83,7 +86,7 @@ class DeliveryEngine:
             stories=self.stories, claims=self.claims, ledger=self.push_ledger,
             attempts=self.attempts, outcomes=self.outcomes, in_flight=self.in_flight,
             clock=self.clock, token=self.token, grace=self.grace, concurrency=self.concurrency,
-            batch=self.batch, dead=self.dead,
+            batch=self.batch, dead=self.dead, live=self.live,
         ).run()  # fmt: skip
 
     async def run_edits(self) -> EditRound:

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -76,6 +76,7 @@ class DueScan:
         concurrency: int,
         batch: int,
         dead: frozenset[str] = frozenset(),
+        live: Mapping[str, int] | None = None,
     ) -> None:
         self.stories = stories
         self.claims = claims
@@ -93,6 +94,7 @@ class DueScan:
         # It begins with the process's token: a dead process's reservations are known by it.
         self.reservation = token + new_token()
         self.dead = dead
+        self.live = live or {}  # live processes delivering to each platform, this one included
         self.made = Made()
         self.refusals = Refusals()  # channels and workspaces refused for good in this scan
         self.pausing = Pausing()  # subscriptions paused in this scan: one notice a channel
@@ -115,7 +117,7 @@ class DueScan:
             return []
         now = self.clock.now()
         await self.ledger.release_stale(older_than=now - CLAIM_LEASE, dead=self.dead)
-        limit = self._claim_limit()
+        limit = await self._claim_limit(now)
         # Claims grow: a small first one, so the first messages leave at once, then the rest
         # of the first full batch, then a batch at a time as the senders get through them:
         # what this process has not claimed yet, another process on the database can take.
@@ -243,13 +245,26 @@ class DueScan:
                 platforms=self.attempts.senders, limit=limit,
             )  # fmt: skip
 
-    def _claim_limit(self) -> int:
+    async def _claim_limit(self, now: datetime) -> int:
         """No more than half a lease's worth of sending at the slowest platform's pace, so a
-        claim never goes stale (and to another process) while its push is still queued."""
-        rates = [s.limits.per_second for s in self.attempts.senders.values() if s.limits.per_second]
-        if not rates:
-            return MAX_CLAIM
-        return max(1, min(MAX_CLAIM, int(CLAIM_LEASE.total_seconds() * min(rates) / 2)))
+        claim never goes stale (and to another process) while its push is still queued;
+        with other processes live, no more than this one's share of what is due.
+
+        The share keeps one process from taking the lion's part by starting its scan first
+        (it claims a few batches ahead of its senders): what is due is shared as evenly as
+        the platforms' budgets are. What a slower process leaves goes at the next scans,
+        each taking its share of the rest, and all of it once that process stops beating.
+        """
+        senders = self.attempts.senders
+        rates = [s.limits.per_second for s in senders.values() if s.limits.per_second]
+        limit = MAX_CLAIM
+        if rates:
+            limit = max(1, min(limit, int(CLAIM_LEASE.total_seconds() * min(rates) / 2)))
+        if any(self.live.get(platform, 1) > 1 for platform in senders):
+            due = await self.claims.count_due(now, senders)
+            share = sum(-(-n // max(1, self.live.get(p, 1))) for p, n in due.items())
+            limit = max(1, min(limit, share))
+        return limit
 
     async def _prepare(self, claims: list[int], now: datetime) -> Batch:
         """Load a claimed batch; skip pushes missed beyond the grace window; choose and

@@ -53,6 +53,16 @@ class PushClaims:
         self.engine = engine
         self._json = JsonRows(engine.dialect.name == "postgresql")
 
+    async def count_due(self, now: datetime, platforms: Collection[str]) -> dict[str, int]:
+        """Due pushes on each of ``platforms``, claimed or not (a claimed push is due until
+        its write-back moves it on): what the live processes share between them."""
+        due = and_(_c.paused.is_(False), _c.next_push_at <= now, _c.platform.in_(sorted(platforms)))
+        async with reading(self.engine) as conn:
+            rows = await conn.execute(
+                select(_c.platform, func.count()).where(due).group_by(_c.platform)
+            )
+            return {str(platform): int(n) for platform, n in rows}
+
     async def claim_due(
         self,
         now: datetime,

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from adapters.discord import DiscordSender, make_client
+from adapters.discord.runner import DiscordRunner
 from adapters.discord.sender import count_rate_limits
 from bot.delivery.attempts import Attempts
 from bot.domain import ChannelRef, Insight, Story
@@ -117,6 +118,33 @@ async def test_discord_py_keeps_a_busy_channels_bucket_without_a_429(
     assert time.monotonic() - started >= 4.0  # five per five seconds, as the headers say
     assert sum(fake.rejected_429.values()) == 0
     assert len(fake.posted(BUSY)) == 7
+
+
+async def test_the_bots_pace_is_the_operators_to_set() -> None:
+    """SIGNALBOT_DISCORD_RATE: a bot Discord holds to ten requests a second, paced at nine,
+    draws no global 429 (the engine's default of 49 would draw them at once)."""
+    fake = FakeDiscord(token=TOKEN, channel_limit=None, global_limit=(10, 1.0))
+    rooms = [6000 + n for n in range(5)]
+    fake.guild(G1, "Newsroom", [Channel(n, G1, f"room-{n}") for n in rooms])
+    base = Route.BASE
+    async with serve_discord(fake):
+        settings = settings_for("sqlite+aiosqlite:///unused.db", discord_token=TOKEN,
+                                discord_api_url=fake.api_url, discord_rate=9)  # fmt: skip
+        runner = DiscordRunner(settings)
+        try:
+            await runner.login()
+            assert runner.sender.limits.per_second == settings.discord_rate
+            await asyncio.sleep(1.1)  # the login's own requests leave the fake's window
+            attempts = Attempts({"discord": runner.sender}, concurrency=16)
+            sends = [Outgoing(to(n), Notice(f"note {i}")) for i in range(5) for n in rooms]
+            results = await asyncio.gather(*(attempts.deliver(m) for m in sends))
+        finally:
+            await runner.close()
+            Route.BASE = base
+    assert [status for status, _, _ in results] == ["sent"] * 25
+    assert fake.rejected_429["global"] == 0
+    unpaced = settings.model_copy(update={"discord_rate": 0})
+    assert DiscordRunner(unpaced).sender.limits.per_second is None  # Discord's 429s alone
 
 
 @settings(max_examples=25, deadline=None)

@@ -156,3 +156,20 @@ async def test_pushes_through_the_engine_keep_slacks_pace(core: Core, slack: Fak
     assert slack.rejected_429 == 0  # the engine kept to one a second per channel
     gone = await core.subscriptions.for_channel(channels[2])
     assert all(s.paused and "channel_not_found" in (s.paused_reason or "") for s in gone)
+
+
+@pytest.mark.parametrize(("rate", "per_workspace"), [(None, 10.0), (4.5, 4.5), (0, None)])
+def test_the_pace_per_workspace_is_the_operators_to_set(
+    rate: float | None, per_workspace: float | None
+) -> None:
+    """SIGNALBOT_SLACK_WORKSPACE_RATE: ten messages a second to a workspace by default; 0
+    leaves the pace to Slack's 429s. A channel's one a second stays whatever it is."""
+    from bot.cli import _slack_sender
+    from tests.conftest import settings_for
+
+    chosen = {} if rate is None else {"slack_workspace_rate": rate}
+    settings = settings_for("sqlite+aiosqlite:///unused.db", slack_bot_token="xoxb-1",
+                            slack_signing_secret="s", **chosen)  # fmt: skip
+    sender, _ = _slack_sender(settings, None)  # type: ignore[arg-type]  # one workspace: no core
+    assert sender.limits.per_workspace == per_workspace
+    assert sender.limits.per_channel == (1, 1.0)
