@@ -16,6 +16,7 @@ import sys
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AsyncExitStack
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
@@ -367,9 +368,10 @@ def _slack_sender(settings: Settings, core: Core) -> tuple[Any, Any]:
     """The Slack sender, on the one bot token or on each workspace's from its installation
     (and the installations, for OAuth)."""
     from adapters.slack import SlackSender, installation_store, tokens_from
-    from adapters.slack.sender import limits
+    from adapters.slack.sender import LIMITS
 
-    api, paced = settings.slack_api_url, limits(settings.slack_workspace_rate)
+    api = settings.slack_api_url
+    paced = replace(LIMITS, per_workspace=settings.slack_workspace_rate)  # 0: Slack's 429s alone
     if settings.slack_bot_token is not None:  # one workspace
         token = settings.slack_bot_token.get_secret_value()
         return SlackSender.single(token, api_url=api, limits=paced), None

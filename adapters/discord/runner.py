@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 import aiohttp
 import discord
 
 from adapters.discord.app import DiscordAdapter, make_client
-from adapters.discord.sender import DiscordSender, count_rate_limits, limits
+from adapters.discord.sender import LIMITS, DiscordSender, count_rate_limits
 from bot.platform import Bot, Settings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,8 @@ class DiscordRunner:
         self.settings = settings
         count_rate_limits()
         self.client = make_client(settings)
-        self.sender = DiscordSender(self.client.http, limits=limits(settings.discord_rate))
+        paced = replace(LIMITS, per_second=settings.discord_rate)  # 0: Discord's 429s alone
+        self.sender = DiscordSender(self.client.http, limits=paced)
         self.adapter: DiscordAdapter | None = None
         self._gateway: asyncio.Task[None] | None = None
 

@@ -30,11 +30,6 @@ PLATFORM = "discord"
 LIMITS = RateLimits(per_second=49.0, per_channel=(5, 5.0))
 
 
-def limits(per_second: float) -> RateLimits:
-    """The bot's limits with ``per_second`` requests a second for the whole bot (0: none)."""
-    return RateLimits(per_second=per_second or None, per_channel=LIMITS.per_channel)
-
-
 # What an edit's 404 says when the message was deleted (not the channel: 10003).
 UNKNOWN_MESSAGE = 10008
 

@@ -29,11 +29,6 @@ PLATFORM = "slack"
 LIMITS = RateLimits(per_channel=(1, 1.0), per_workspace=10.0)
 
 
-def limits(per_workspace: float) -> RateLimits:
-    """The bot's limits with ``per_workspace`` messages a second to a workspace (0: none)."""
-    return RateLimits(per_channel=LIMITS.per_channel, per_workspace=per_workspace or None)
-
-
 # What an error says cannot take messages (see the platform notes); anything else refused
 # for good is about the one message.
 SCOPES: dict[str, FailureScope] = {

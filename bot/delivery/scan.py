@@ -118,6 +118,8 @@ class DueScan:
         now = self.clock.now()
         await self.ledger.release_stale(older_than=now - CLAIM_LEASE, dead=self.dead)
         limit = await self._claim_limit(now)
+        if not limit:  # with other processes live, nothing is due: no claim to try
+            return []
         # Claims grow: a small first one, so the first messages leave at once, then the rest
         # of the first full batch, then a batch at a time as the senders get through them:
         # what this process has not claimed yet, another process on the database can take.
@@ -248,7 +250,8 @@ class DueScan:
     async def _claim_limit(self, now: datetime) -> int:
         """No more than half a lease's worth of sending at the slowest platform's pace, so a
         claim never goes stale (and to another process) while its push is still queued;
-        with other processes live, no more than this one's share of what is due.
+        with other processes live, no more than this one's share of what is due (0: none is
+        due, and the count stood in for an empty claim).
 
         The share keeps one process from taking the lion's part by starting its scan first
         (it claims a few batches ahead of its senders): what is due is shared as evenly as
@@ -263,7 +266,7 @@ class DueScan:
         if any(self.live.get(platform, 1) > 1 for platform in senders):
             due = await self.claims.count_due(now, senders)
             share = sum(-(-n // max(1, self.live.get(p, 1))) for p, n in due.items())
-            limit = max(1, min(limit, share))
+            limit = min(limit, share)
         return limit
 
     async def _prepare(self, claims: list[int], now: datetime) -> Batch:

@@ -63,7 +63,7 @@ class DeliveryError(Exception):
 @dataclass(frozen=True)
 class RateLimits:
     """A platform's limits: requests per second for the whole bot, messages per window per
-    channel, and requests per second per workspace."""
+    channel, and requests per second per workspace (None or 0: no limit of that kind)."""
 
     per_second: float | None = None
     per_channel: tuple[int, float] | None = None

@@ -18,8 +18,10 @@ from prometheus_client import REGISTRY
 
 from adapters.discord import DiscordSender, make_client
 from adapters.discord.runner import DiscordRunner
-from adapters.discord.sender import count_rate_limits
+from adapters.discord.sender import LIMITS, count_rate_limits
+from bot.config import Settings
 from bot.delivery.attempts import Attempts
+from bot.delivery.limits import Limiter
 from bot.domain import ChannelRef, Insight, Story
 from bot.platform import DeliveryError, Notice, Outgoing, RateLimits
 from bot.render.model import build_digest, card_from_story
@@ -144,7 +146,10 @@ async def test_the_bots_pace_is_the_operators_to_set() -> None:
     assert [status for status, _, _ in results] == ["sent"] * 25
     assert fake.rejected_429["global"] == 0
     unpaced = settings.model_copy(update={"discord_rate": 0})
-    assert DiscordRunner(unpaced).sender.limits.per_second is None  # Discord's 429s alone
+    assert DiscordRunner(unpaced).sender.limits.per_second == 0  # Discord's 429s alone
+    assert Limiter(DiscordRunner(unpaced).sender.limits).global_window is None
+    default = settings.model_copy(update={"discord_rate": Settings().discord_rate})
+    assert DiscordRunner(default).sender.limits == LIMITS  # the setting's default is the sender's
 
 
 @settings(max_examples=25, deadline=None)

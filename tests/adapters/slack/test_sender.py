@@ -11,12 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.slack.sender import SlackSender
+from adapters.slack.sender import LIMITS, SlackSender
 from bot.app import Core, build_bot
+from bot.cli import _slack_sender
+from bot.delivery.limits import Limiter
 from bot.domain import ChannelRef, Insight, Story, Subscription
 from bot.platform import DeliveryError, Notice, Outgoing
 from bot.render.model import build_digest, card_from_story
 from bot.schedule import next_push_for
+from tests.conftest import settings_for
 from tests.fakes.slack import FakeSlack, serve_slack
 from tests.render.strategies import stories
 from tests.render.test_limits import assert_slack_inert, slack_texts
@@ -158,18 +161,18 @@ async def test_pushes_through_the_engine_keep_slacks_pace(core: Core, slack: Fak
     assert all(s.paused and "channel_not_found" in (s.paused_reason or "") for s in gone)
 
 
-@pytest.mark.parametrize(("rate", "per_workspace"), [(None, 10.0), (4.5, 4.5), (0, None)])
-def test_the_pace_per_workspace_is_the_operators_to_set(
+@pytest.mark.parametrize(("rate", "per_workspace"), [(None, LIMITS.per_workspace), (4.5, 4.5), (0, 0)])
+async def test_the_pace_per_workspace_is_the_operators_to_set(
     rate: float | None, per_workspace: float | None
 ) -> None:
     """SIGNALBOT_SLACK_WORKSPACE_RATE: ten messages a second to a workspace by default; 0
     leaves the pace to Slack's 429s. A channel's one a second stays whatever it is."""
-    from bot.cli import _slack_sender
-    from tests.conftest import settings_for
-
     chosen = {} if rate is None else {"slack_workspace_rate": rate}
     settings = settings_for("sqlite+aiosqlite:///unused.db", slack_bot_token="xoxb-1",
                             slack_signing_secret="s", **chosen)  # fmt: skip
     sender, _ = _slack_sender(settings, None)  # type: ignore[arg-type]  # one workspace: no core
     assert sender.limits.per_workspace == per_workspace
-    assert sender.limits.per_channel == (1, 1.0)
+    assert sender.limits.per_channel == LIMITS.per_channel
+    limiter = Limiter(sender.limits)
+    await limiter.acquire(ChannelRef("slack", "T1", "C1"))
+    assert bool(limiter._workspaces) == (rate != 0)  # 0: no window for the workspace
