@@ -85,6 +85,13 @@ class JsonLines(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+def _not_a_long_run(record: logging.LogRecord) -> bool:
+    """False for the scheduler's word that a job's next run was skipped, its last still
+    running: a due-scan that outlasts its interval (a big push) is no fault, and the next
+    scan takes what is left."""
+    return "maximum number of running instances reached" not in str(record.msg)
+
+
 def configure(
     settings: Settings, *, level: int | None = None, stream: TextIO | None = None
 ) -> logging.Handler:
@@ -102,4 +109,7 @@ def configure(
     root.setLevel(level)
     for noisy in ("alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, level))
+    scheduler = logging.getLogger("apscheduler.scheduler")
+    if _not_a_long_run not in scheduler.filters:
+        scheduler.addFilter(_not_a_long_run)
     return handler

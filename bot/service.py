@@ -12,6 +12,7 @@ import gc
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from math import ceil
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler  # type: ignore[import-untyped]
 
@@ -59,6 +60,16 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
+def in_step(now: datetime, interval: float) -> datetime:
+    """The first instant from ``now`` a whole number of ``interval`` seconds after the epoch.
+
+    Scans from there fall at the same instants in every process, so replicas find a push due
+    together rather than the first to look taking a head start on the others' share; and with
+    an interval that divides a minute, on the minute, when pushes fall due.
+    """
+    return datetime.fromtimestamp(ceil(now.timestamp() / interval) * interval, UTC)
+
+
 class BotService:
     """The scheduled work of one process (built by :func:`bot.app.build_bot`)."""
 
@@ -99,9 +110,14 @@ class BotService:
                 self.heartbeat, "interval", seconds=REPLICA_BEAT.total_seconds(), id="heartbeat",
                 max_instances=1, coalesce=True, misfire_grace_time=None,
             )  # fmt: skip
+        now = datetime.now(UTC)
         self.scheduler.add_job(
-            self.scan, "interval", seconds=settings.scan_interval, next_run_time=datetime.now(UTC),
-            id="due-scan", max_instances=1, coalesce=True, misfire_grace_time=None,
+            self.scan, "date", run_date=now, id="first-scan", misfire_grace_time=None
+        )
+        self.scheduler.add_job(
+            self.scan, "interval", seconds=settings.scan_interval,
+            start_date=in_step(now, settings.scan_interval), id="due-scan", max_instances=1,
+            coalesce=True, misfire_grace_time=None,
         )  # fmt: skip
         if settings.feeds:
             self.scheduler.add_job(

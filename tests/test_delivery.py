@@ -8,6 +8,7 @@ import logging
 from collections import Counter
 from contextlib import AsyncExitStack
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,6 +26,7 @@ from bot.delivery import (
     Outgoing,
     RateLimits,
     Sender,
+    scan,
 )
 from bot.delivery.attempts import Refusals
 from bot.delivery.inflight import InFlight
@@ -34,6 +36,7 @@ from bot.domain import ChannelRef, Insight, Story, Subscription
 from bot.lifecycle import scope_reason
 from bot.render.model import Digest, Notice
 from bot.schedule import next_push_for
+from bot.service import in_step
 from bot.store.claims import PushClaims
 from bot.store.ledger import Ask, DeliveryLedger
 from bot.store.stories import StoryStore
@@ -1013,3 +1016,109 @@ async def test_with_other_processes_live_a_scan_claims_its_share_of_what_is_due(
     delivery.live = {"console": 1}  # the others stopped: the rest at once
     assert len(await delivery.run_due()) == 4
     assert await claims.count_due(clock.now(), ["console"]) == {}
+
+
+async def test_an_early_record_and_a_batch_write_back_never_settle_at_once(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both update the rows of messages sent and not yet recorded, each in its own order: on
+    PostgreSQL the two deadlocked, and the process stalled until the database broke the tie."""
+    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    await StoryStore(engine).save(
+        story(1, datetime(2026, 11, 25, 5, 0, tzinfo=UTC)), now=clock.now()
+    )
+    for n in range(12):
+        await subscribe(engine, clock, ChannelRef("console", "t", f"#rec{n}"))
+    clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
+    printed: list[str] = []
+    delivery = engine_for(engine, clock, {"console": ConsoleSender(printed.append)}, batch=4)
+    monkeypatch.setattr(scan, "SETTLE_AT", 2)  # early records all through the scan
+    ledger = delivery.push_ledger
+    record_sent, settle = ledger.record_sent, ledger.settle
+    recording, overlaps, early = [False], [], []
+
+    async def slow_record(*args: Any, **kwargs: Any) -> None:
+        recording[0] = True
+        try:
+            await asyncio.sleep(0.05)  # long enough for a write-back to come in meanwhile
+            await record_sent(*args, **kwargs)
+            early.append(1)
+        finally:
+            recording[0] = False
+
+    async def watched_settle(*args: Any, **kwargs: Any) -> None:
+        overlaps.append(recording[0])
+        await settle(*args, **kwargs)
+
+    monkeypatch.setattr(ledger, "record_sent", slow_record)
+    monkeypatch.setattr(ledger, "settle", watched_settle)
+    outcomes = await delivery.run_due()
+    assert [o.status for o in outcomes] == ["sent"] * 12 and len(printed) == 12
+    assert overlaps and not any(overlaps)  # each batch written back alone
+    assert early  # and the early records done, not cut short by the scan's end
+    assert await DeliveryLedger(engine).count_sent() == 12
+
+
+def test_scans_fall_on_whole_intervals_since_the_epoch() -> None:
+    at = datetime(2026, 12, 2, 6, 59, 57, 300000, tzinfo=UTC)
+    assert in_step(at, 5) == datetime(2026, 12, 2, 7, 0, tzinfo=UTC)  # on the minute
+    assert in_step(at, 0.5) == datetime(2026, 12, 2, 6, 59, 57, 500000, tzinfo=UTC)
+    assert in_step(datetime(2026, 12, 2, 7, 0, tzinfo=UTC), 5) == datetime(
+        2026, 12, 2, 7, 0, tzinfo=UTC
+    )
+
+
+async def test_replicas_scan_at_the_same_instants_and_a_first_scan_runs_at_once(
+    core: Core,
+) -> None:
+    """Processes started apart find a push due together: the first to look does not take a
+    head start on the others' share."""
+    await subscribe(core.engine, core.clock, ChannelRef("console", "t", "#first"))
+    core.clock.advance(timedelta(days=1))  # its push is due
+    printed: list[str] = []
+    services = [build_bot(core, {"console": ConsoleSender(printed.append)}).service
+                for _ in range(2)]  # fmt: skip
+    await services[0].start()
+    await asyncio.sleep(0.3)
+    await services[1].start()
+    try:
+        for _ in range(50):  # the catch-up scan, without waiting for the first whole interval
+            if printed:
+                break
+            await asyncio.sleep(0.02)
+        assert len(printed) == 1
+        ticks = [s.scheduler.get_job("due-scan").next_run_time for s in services]
+        interval = core.settings.scan_interval
+        for tick in ticks:
+            assert tick.timestamp() % interval == 0, tick
+        assert abs((ticks[1] - ticks[0]).total_seconds()) in (0, interval)
+    finally:
+        for service in services:
+            await service.stop()
+
+
+async def test_with_other_processes_live_an_empty_claim_is_tried_once_more(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replicas claim at the same instants: on PostgreSQL a claim that began just before
+    another's committed chooses that one's pushes and comes back empty though more is due."""
+    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    for n in range(4):
+        await subscribe(engine, clock, ChannelRef("console", "t", f"#race{n}"))
+    clock.set(datetime(2026, 11, 25, 6, 0, 30, tzinfo=UTC))  # all due (no stories)
+    delivery = engine_for(engine, clock, {"console": ConsoleSender([].append)})
+    claim_due, raced = delivery.claims.claim_due, []
+
+    async def first_one_raced(*args: Any, **kwargs: Any) -> list[int]:
+        if not raced:
+            raced.append(1)
+            return []  # as a claim that lost the race to another process's comes back
+        return await claim_due(*args, **kwargs)
+
+    monkeypatch.setattr(delivery.claims, "claim_due", first_one_raced)
+    delivery.live = {"console": 2}
+    assert len(await delivery.run_due()) == 2  # its share, in this scan
+    raced.clear()
+    delivery.live = {"console": 1}  # alone, an empty claim means nothing is left to claim
+    assert await delivery.run_due() == []
+    assert len(await delivery.run_due()) == 2

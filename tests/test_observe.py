@@ -259,3 +259,16 @@ async def test_the_gauges_read_the_shared_state(core: Core) -> None:
         assert REGISTRY.get_sample_value("signalbot_paused_subscriptions", {"reason": label}) == 1
     assert REGISTRY.get_sample_value("signalbot_push_claims") == 2
     assert REGISTRY.get_sample_value("signalbot_messages_reserved") == 1
+
+
+def test_a_scan_that_outlasts_its_interval_is_not_logged_as_a_fault() -> None:
+    def emit(log: logging.Logger) -> None:
+        scheduler = logging.getLogger("apscheduler.scheduler")
+        scheduler.warning(
+            'Execution of job "%s" skipped: maximum number of running instances reached (%d)',
+            "BotService.scan", 1,
+        )  # fmt: skip
+        scheduler.warning("Run time of job %s was missed by %s", "BotService.tidy", "0:00:03")
+
+    output = logged(Settings(_env_file=None), emit)  # type: ignore[call-arg]
+    assert "skipped" not in output and "was missed by" in output

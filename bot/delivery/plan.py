@@ -149,7 +149,7 @@ class PushLedger:
             token=token, sent=sent, released=[], at=self.clock.now(), stored=stored
         )
         if self.ledger.engine.dialect.name == "postgresql":
-            await record  # row locks suffice: it waits for no other write of the process
+            await record  # no other write of the process touches its rows (the scan sees to it)
         else:
             async with self.writing:  # SQLite: one writer at a time
                 await record

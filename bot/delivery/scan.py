@@ -31,9 +31,12 @@ MAX_CLAIM = 20000
 # Batches planned (stories reserved) before the senders reach them: enough that a planning
 # step held up behind a write-back never leaves the senders idle.
 PLAN_AHEAD = 2
-# When what was sent is recorded in the ledger, ahead of its batch's write-back.
-SETTLE_EVERY = 0.25
-SETTLE_AT = 32
+# When what was sent is recorded in the ledger, ahead of its batch's write-back: by count
+# first, so that processes sharing a push make as few of these transactions between them as
+# one would (at 32 messages or 0.25 s, two processes each at half the pace made three times
+# as many as one: 180 against 61 for 10,000 pushes); the time for a slow pace.
+SETTLE_AT = 128
+SETTLE_EVERY = 1.0
 
 
 @dataclass
@@ -100,6 +103,11 @@ class DueScan:
         self.pausing = Pausing()  # subscriptions paused in this scan: one notice a channel
         self.unsettled: list[Sent] = []  # sent, not yet in the ledger
         self.enough_unsettled = asyncio.Event()
+        # Held by an early record and by a write-back's settle: never both at once. Both
+        # update the same rows (a write-back settles what no early record has yet), each in
+        # its own order: together, they deadlocked on PostgreSQL, which broke the tie after
+        # a second (its deadlock_timeout) and left this process that far behind.
+        self.recording = asyncio.Lock()
         self.recorded: set[int] = set()  # pushes whose message is recorded sent (by number)
         self.stored: set[str] = set()  # what those messages show, stored: by record key
 
@@ -222,30 +230,48 @@ class DueScan:
 
     async def _settle_as_sent(self) -> None:
         """Record what was sent every :data:`SETTLE_AT` messages or :data:`SETTLE_EVERY`
-        (what comes first), ahead of its batch's write-back (as many records for the same
-        messages whatever the number of processes):
-        a process killed mid-push then leaves few messages whose record did not reach the
-        ledger (they go out again once another process takes its pushes over)."""
+        (what comes first), ahead of its batch's write-back (about as many records for the
+        same messages whatever the number of processes): a process killed mid-push then
+        leaves few messages whose record did not reach the ledger (they go out again once
+        another process takes its pushes over)."""
         while True:
             with contextlib.suppress(TimeoutError):  # SETTLE_AT sent, or SETTLE_EVERY passed
                 await asyncio.wait_for(self.enough_unsettled.wait(), SETTLE_EVERY)
             self.enough_unsettled.clear()
             if not self.unsettled:
                 continue
-            sent, self.unsettled = self.unsettled, []
-            try:
-                await self.ledger.record_sent(self.reservation, sent, self.stored)
-            except Exception:  # the batch's write-back records them all the same
-                log.warning("recording sent messages early failed", exc_info=True)
-                continue
-            self.recorded.update(record[0] for record in sent)
+            async with self.recording:
+                sent, self.unsettled = self.unsettled, []
+                try:
+                    await self.ledger.record_sent(self.reservation, sent, self.stored)
+                except Exception:  # the batch's write-back records them all the same
+                    log.warning("recording sent messages early failed", exc_info=True)
+                    continue
+                self.recorded.update(record[0] for record in sent)
 
     async def _claim(self, now: datetime, limit: int) -> list[int]:
-        async with self.ledger.writing:  # a claim is a write: it queues behind the process's own
-            return await self.claims.claim_due(
-                now, self.token, stale_before=now - CLAIM_LEASE, dead=self.dead,
-                platforms=self.attempts.senders, limit=limit,
-            )  # fmt: skip
+        """Claim up to ``limit`` due pushes; with other processes live, a claim that comes
+        back empty is tried once more.
+
+        Replicas scan at the same instants. On PostgreSQL, a claim whose statement began just
+        before another process's claim committed does not see that one's pushes claimed: it
+        chooses them, finds each taken and comes back empty, though more is due (the scan
+        would end there, and the process start its share a scan late). A second claim, a
+        new statement, sees them taken and passes over them.
+        """
+        for _ in range(2 if self._shared() else 1):
+            async with self.ledger.writing:  # a claim is a write: queued behind this process's
+                got = await self.claims.claim_due(
+                    now, self.token, stale_before=now - CLAIM_LEASE, dead=self.dead,
+                    platforms=self.attempts.senders, limit=limit,
+                )  # fmt: skip
+            if got:
+                break
+        return got
+
+    def _shared(self) -> bool:
+        """Whether other processes are live on a platform this one delivers to."""
+        return any(self.live.get(platform, 1) > 1 for platform in self.attempts.senders)
 
     async def _claim_limit(self, now: datetime) -> int:
         """No more than half a lease's worth of sending at the slowest platform's pace, so a
@@ -263,7 +289,7 @@ class DueScan:
         limit = MAX_CLAIM
         if rates:
             limit = max(1, min(limit, int(CLAIM_LEASE.total_seconds() * min(rates) / 2)))
-        if any(self.live.get(platform, 1) > 1 for platform in senders):
+        if self._shared():
             due = await self.claims.count_due(now, senders)
             share = sum(-(-n // max(1, self.live.get(p, 1))) for p, n in due.items())
             limit = min(limit, share)
@@ -317,14 +343,16 @@ class DueScan:
             batch.pushes, batch.results, now, batch.records, batch.outcomes, self.refusals,
             self.pausing,
         )  # fmt: skip
-        async with self.ledger.writing:
-            # The ledger first, committed on its own: a push outcome that fails to be written
-            # must never take back the record of what was sent. Then the pauses, which drop
-            # their subscriptions' claims: the outcomes never write over them.
+        # The ledger first, committed on its own: a push outcome that fails to be written
+        # must never take back the record of what was sent (recording, then writing, as an
+        # early record takes them on SQLite). Then the pauses, which drop their
+        # subscriptions' claims: the outcomes never write over them.
+        async with self.recording, self.ledger.writing:
             await self.ledger.settle(
                 batch.token, batch.pushes, batch.results, batch.messages, self.recorded,
                 self.stored,
             )
+        async with self.ledger.writing:
             await self.outcomes.pause_refused(self.refusals, now)
             await self.claims.finish(self.token, batch.records)
         return batch.outcomes

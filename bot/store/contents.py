@@ -34,12 +34,15 @@ def keyed(contents: Iterable[str]) -> dict[str, str]:
 
 async def store_contents(conn: AsyncConnection, rows: JsonRows, keys: Mapping[str, str]) -> None:
     """Store these records (by record, their keys) and the stories each shows, unless
-    stored already."""
+    stored already.
+
+    Rows go in in the order of their keys: processes storing the same records at once then
+    wait for each other, never deadlock (each holding a key the other's next insert wants)."""
     if not keys:
         return
     packed = json.dumps(
         [[key, content, [card[0] for card in json.loads(content)["cards"]]]
-         for content, key in keys.items()],
+         for content, key in sorted(keys.items(), key=lambda item: item[1])],
         ensure_ascii=False, separators=(",", ":"),
     )  # fmt: skip
     table = rows.table("contents", "c", content_key="text", content="text", stories="json")
@@ -47,7 +50,7 @@ async def store_contents(conn: AsyncConnection, rows: JsonRows, keys: Mapping[st
         text(
             f"INSERT INTO message_contents (content_key, content) SELECT c.content_key, c.content"
             f" FROM {table}"
-            " WHERE true ON CONFLICT (content_key) DO NOTHING"
+            " WHERE true ORDER BY c.content_key ON CONFLICT (content_key) DO NOTHING"
         ),
         {"contents": packed},
     )
@@ -56,7 +59,7 @@ async def store_contents(conn: AsyncConnection, rows: JsonRows, keys: Mapping[st
             "INSERT INTO content_stories (story_id, content_key)"
             f" SELECT DISTINCT {rows.element('s', 'text')}, c.content_key FROM {table}"
             f" CROSS JOIN {rows.strings('c.stories', 's')}"
-            " WHERE true ON CONFLICT (story_id, content_key) DO NOTHING"
+            " WHERE true ORDER BY 1, 2 ON CONFLICT (story_id, content_key) DO NOTHING"
         ),
         {"contents": packed},
     )
