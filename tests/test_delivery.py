@@ -280,13 +280,7 @@ async def test_a_dead_replicas_push_is_taken_over_without_waiting_for_its_lease(
 async def test_a_cancelled_scan_stops_at_once_and_leaves_nothing_running(
     engine: AsyncEngine,
 ) -> None:
-    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
-    await StoryStore(engine).save(
-        story(1, datetime(2026, 11, 25, 5, 0, tzinfo=UTC)), now=clock.now()
-    )
-    for n in range(40):
-        await subscribe(engine, clock, ChannelRef("console", "t", f"#stop{n}"))
-    clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
+    clock = await story_due(engine, *(f"#stop{n}" for n in range(40)))
     before = asyncio.all_tasks()
     scan = asyncio.ensure_future(
         engine_for(engine, clock, {"console": Hang()}, concurrency=1, batch=10).run_due()
@@ -299,17 +293,24 @@ async def test_a_cancelled_scan_stops_at_once_and_leaves_nothing_running(
     assert not [t for t in asyncio.all_tasks() - before if not t.done()]  # no sender, no write-back
 
 
+async def story_due(engine: AsyncEngine, *channels: str) -> FrozenClock:
+    """Console channels with one story due in their next push (due now, by the clock)."""
+    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
+    await StoryStore(engine).save(
+        story(1, datetime(2026, 11, 25, 5, 0, tzinfo=UTC)), now=clock.now()
+    )
+    for channel in channels:
+        await subscribe(engine, clock, ChannelRef("console", "t", channel))
+    clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
+    return clock
+
+
 async def one_story_due(
     engine: AsyncEngine, channel: str
 ) -> tuple[FrozenClock, list[str], DeliveryEngine]:
     """A channel with one story due in its next push (it is due now), and an engine that
     prints what it sends."""
-    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
-    await StoryStore(engine).save(
-        story(1, datetime(2026, 11, 25, 5, 0, tzinfo=UTC)), now=clock.now()
-    )
-    await subscribe(engine, clock, ChannelRef("console", "t", channel))
-    clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
+    clock = await story_due(engine, channel)
     printed: list[str] = []
     return clock, printed, engine_for(engine, clock, {"console": ConsoleSender(printed.append)})
 
@@ -1023,13 +1024,7 @@ async def test_an_early_record_and_a_batch_write_back_never_settle_at_once(
 ) -> None:
     """Both update the rows of messages sent and not yet recorded, each in its own order: on
     PostgreSQL the two deadlocked, and the process stalled until the database broke the tie."""
-    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
-    await StoryStore(engine).save(
-        story(1, datetime(2026, 11, 25, 5, 0, tzinfo=UTC)), now=clock.now()
-    )
-    for n in range(12):
-        await subscribe(engine, clock, ChannelRef("console", "t", f"#rec{n}"))
-    clock.set(datetime(2026, 11, 25, 6, 0, tzinfo=UTC))
+    clock = await story_due(engine, *(f"#rec{n}" for n in range(12)))
     printed: list[str] = []
     delivery = engine_for(engine, clock, {"console": ConsoleSender(printed.append)}, batch=4)
     monkeypatch.setattr(scan, "SETTLE_AT", 2)  # early records all through the scan
