@@ -1091,29 +1091,3 @@ async def test_replicas_scan_at_the_same_instants_and_a_first_scan_runs_at_once(
         for service in services:
             await service.stop()
 
-
-async def test_with_other_processes_live_an_empty_claim_is_tried_once_more(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Replicas claim at the same instants: on PostgreSQL a claim that began just before
-    another's committed chooses that one's pushes and comes back empty though more is due."""
-    clock = FrozenClock(datetime(2026, 11, 24, 12, 0, tzinfo=UTC))
-    for n in range(4):
-        await subscribe(engine, clock, ChannelRef("console", "t", f"#race{n}"))
-    clock.set(datetime(2026, 11, 25, 6, 0, 30, tzinfo=UTC))  # all due (no stories)
-    delivery = engine_for(engine, clock, {"console": ConsoleSender([].append)})
-    claim_due, raced = delivery.claims.claim_due, []
-
-    async def first_one_raced(*args: Any, **kwargs: Any) -> list[int]:
-        if not raced:
-            raced.append(1)
-            return []  # as a claim that lost the race to another process's comes back
-        return await claim_due(*args, **kwargs)
-
-    monkeypatch.setattr(delivery.claims, "claim_due", first_one_raced)
-    delivery.live = {"console": 2}
-    assert len(await delivery.run_due()) == 2  # its share, in this scan
-    raced.clear()
-    delivery.live = {"console": 1}  # alone, an empty claim means nothing is left to claim
-    assert await delivery.run_due() == []
-    assert len(await delivery.run_due()) == 2

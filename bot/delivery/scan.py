@@ -32,9 +32,10 @@ MAX_CLAIM = 20000
 # step held up behind a write-back never leaves the senders idle.
 PLAN_AHEAD = 2
 # When what was sent is recorded in the ledger, ahead of its batch's write-back: by count
-# first, so that processes sharing a push make as few of these transactions between them as
-# one would (at 32 messages or 0.25 s, two processes each at half the pace made three times
-# as many as one: 180 against 61 for 10,000 pushes); the time for a slow pace.
+# first, so that processes sharing a push, each at part of the pace, record no more often
+# for it (at 32 messages or 0.25 s, two made 180 such transactions for 10,000 pushes against
+# 61 for one; at 128, 70 against 35: one alone records more at a time, as the database
+# keeps up); by time at a slow pace.
 SETTLE_AT = 128
 SETTLE_EVERY = 1.0
 
@@ -250,28 +251,11 @@ class DueScan:
                 self.recorded.update(record[0] for record in sent)
 
     async def _claim(self, now: datetime, limit: int) -> list[int]:
-        """Claim up to ``limit`` due pushes; with other processes live, a claim that comes
-        back empty is tried once more.
-
-        Replicas scan at the same instants. On PostgreSQL, a claim whose statement began just
-        before another process's claim committed does not see that one's pushes claimed: it
-        chooses them, finds each taken and comes back empty, though more is due (the scan
-        would end there, and the process start its share a scan late). A second claim, a
-        new statement, sees them taken and passes over them.
-        """
-        for _ in range(2 if self._shared() else 1):
-            async with self.ledger.writing:  # a claim is a write: queued behind this process's
-                got = await self.claims.claim_due(
-                    now, self.token, stale_before=now - CLAIM_LEASE, dead=self.dead,
-                    platforms=self.attempts.senders, limit=limit,
-                )  # fmt: skip
-            if got:
-                break
-        return got
-
-    def _shared(self) -> bool:
-        """Whether other processes are live on a platform this one delivers to."""
-        return any(self.live.get(platform, 1) > 1 for platform in self.attempts.senders)
+        async with self.ledger.writing:  # a claim is a write: it queues behind the process's own
+            return await self.claims.claim_due(
+                now, self.token, stale_before=now - CLAIM_LEASE, dead=self.dead,
+                platforms=self.attempts.senders, limit=limit,
+            )  # fmt: skip
 
     async def _claim_limit(self, now: datetime) -> int:
         """No more than half a lease's worth of sending at the slowest platform's pace, so a
@@ -289,7 +273,7 @@ class DueScan:
         limit = MAX_CLAIM
         if rates:
             limit = max(1, min(limit, int(CLAIM_LEASE.total_seconds() * min(rates) / 2)))
-        if self._shared():
+        if any(self.live.get(platform, 1) > 1 for platform in senders):
             due = await self.claims.count_due(now, senders)
             share = sum(-(-n // max(1, self.live.get(p, 1))) for p, n in due.items())
             limit = min(limit, share)

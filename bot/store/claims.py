@@ -6,6 +6,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, and_, func, literal, or_, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -73,7 +74,8 @@ class PushClaims:
         platforms: Collection[str] | None = None,
         limit: int = 20000,
     ) -> list[int]:
-        """Atomically take every due push nobody holds: one INSERT ... SELECT ... RETURNING.
+        """Atomically take every due push nobody holds: one INSERT ... SELECT ... RETURNING
+        (on PostgreSQL, a second where the first came back short).
 
         The claim table's primary key is the subscription, so of any number of processes
         sharing the database, exactly one gets each due push. Claims older than
@@ -92,27 +94,38 @@ class PushClaims:
         # this one passes over them to the next due. Without that, both would choose the same
         # rows, and the later would find them all taken at its commit and come back empty:
         # its process would claim no more in that scan, and the other take the rest.
-        chosen = (
-            select(_c.id, literal(token), literal(now, UTCDateTime))
-            .where(due)
-            .order_by(_c.next_push_at, _c.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)  # SQLite: one writer at a time, none to pass
-        )
         insert_ = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        statement = (
-            insert_(push_claims)
-            .from_select(["subscription_id", "claimed_by", "claimed_at"], chosen)
-            .on_conflict_do_nothing(index_elements=["subscription_id"])
-            .returning(k.subscription_id)
-        )
+
+        def taking(n: int) -> Any:
+            chosen = (
+                select(_c.id, literal(token), literal(now, UTCDateTime))
+                .where(due)
+                .order_by(_c.next_push_at, _c.id)
+                .limit(n)
+                .with_for_update(skip_locked=True)  # SQLite: one writer at a time, none to pass
+            )
+            return (
+                insert_(push_claims)
+                .from_select(["subscription_id", "claimed_by", "claimed_at"], chosen)
+                .on_conflict_do_nothing(index_elements=["subscription_id"])
+                .returning(k.subscription_id)
+            )
 
         async def claim(conn: AsyncConnection) -> list[int]:
             stale = k.claimed_at < stale_before
             if dead:
                 stale = or_(stale, k.claimed_by.in_(sorted(dead)))
             await conn.execute(push_claims.delete().where(stale))
-            return [int(i) for i in (await conn.execute(statement)).scalars().all()]
+            got = [int(i) for i in (await conn.execute(taking(limit))).scalars().all()]
+            if len(got) < limit and self._json.postgres:
+                # Pushes another process's claim committed while this statement ran are not
+                # taken as far as it can see (READ COMMITTED: its snapshot came first): it
+                # chooses them, finds them taken and comes back short though more is due.
+                # Replicas scan at the same instants, so this is common as a push falls due.
+                # One more statement, a new snapshot, sees them and takes the next instead.
+                more = await conn.execute(taking(limit - len(got)))
+                got += [int(i) for i in more.scalars().all()]
+            return got
 
         return await write(self.engine, claim)
 

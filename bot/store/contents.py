@@ -36,13 +36,14 @@ async def store_contents(conn: AsyncConnection, rows: JsonRows, keys: Mapping[st
     """Store these records (by record, their keys) and the stories each shows, unless
     stored already.
 
-    Rows go in in the order of their keys: processes storing the same records at once then
-    wait for each other, never deadlock (each holding a key the other's next insert wants)."""
+    Rows go in in the order of their keys (``ORDER BY``): processes storing the same records
+    at once then wait for each other, never deadlock (each holding a key the other's next
+    insert wants)."""
     if not keys:
         return
     packed = json.dumps(
         [[key, content, [card[0] for card in json.loads(content)["cards"]]]
-         for content, key in sorted(keys.items(), key=lambda item: item[1])],
+         for content, key in keys.items()],
         ensure_ascii=False, separators=(",", ":"),
     )  # fmt: skip
     table = rows.table("contents", "c", content_key="text", content="text", stories="json")

@@ -156,3 +156,41 @@ async def test_a_claim_passes_over_what_a_claim_under_way_is_taking(
         await other.dispose()
     assert first == ids[:10]
     assert got == ids[10:20]
+
+
+async def test_a_claim_that_finds_its_choice_taken_at_another_commit_claims_the_next(
+    engine: AsyncEngine, database_url: str
+) -> None:
+    """Replicas claim at the same instants: a claim whose statement began before another's
+    committed chooses what that one took, finds it taken, and must not come back short."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes one writer at a time: no claim commits beside another")
+    ids = await due(engine, 30)
+    other = db.create_engine(database_url)  # another process, committing as this one claims
+    try:
+        async with other.connect() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO push_claims (subscription_id, claimed_by, claimed_at)"
+                    " VALUES (:id, 'a', now())"
+                ),
+                {"id": ids[0]},
+            )  # not committed: this claim chooses it, then waits to see whose it is
+            claim = asyncio.ensure_future(
+                PushClaims(engine).claim_due(NOW, "b", stale_before=NOW - LEASE, limit=10)
+            )
+            for _ in range(100):  # until the claim waits on the other's row
+                waiting = await conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                        " AND datname = current_database()"
+                    )
+                )
+                if waiting.scalar():
+                    break
+                await asyncio.sleep(0.02)
+            await conn.commit()
+            got = await asyncio.wait_for(claim, 10)
+    finally:
+        await other.dispose()
+    assert got == ids[1:11]  # the other's taken, ten all the same
