@@ -4,6 +4,9 @@ and ``bench/replicas.py``.
 
 Every subscription has a channel of its own, so the fakes' per-channel counts tell what each
 push became: one message (delivered), none (lost) or more (a duplicate).
+
+For a control, processes can also work apart: each alone on a database of its own with its
+part of the pushes, at the same time, sharing nothing but the machine and the fakes.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ import os
 import signal
 import subprocess
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from time import perf_counter
@@ -37,14 +40,19 @@ GUILD = 1000 << 22
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
     """``slack`` subscriptions spread over ``workspaces`` Slack workspaces, and ``discord``
-    over Discord channels of one server, all due at once."""
+    over Discord channels of one server, all due at once; with ``share`` ``(n, parts)``, only
+    part ``n`` of ``parts`` of them is subscribed (the fakes still know every channel)."""
 
     slack: int
     discord: int
     workspaces: int = 50
+    share: tuple[int, int] = (0, 1)
+
+    def part(self, n: int, parts: int) -> Plan:
+        return replace(self, share=(n, parts))
 
     def slack_channels(self) -> list[ChannelRef]:
         return [ChannelRef("slack", f"T{n % self.workspaces}", f"C{n}") for n in range(self.slack)]
@@ -62,7 +70,8 @@ class Plan:
             del slack[:every]
             if discord:
                 mixed.append(discord.pop(0))
-        return mixed
+        n, parts = self.share
+        return mixed[n::parts]
 
 
 def story(n: int, when: datetime) -> Story:
@@ -207,21 +216,24 @@ def tally(posted: dict[str, int], plan: Plan) -> tuple[int, int]:
     return duplicates, lost
 
 
-async def sent_by_process(url: str) -> Counter[str]:
-    """Messages recorded as sent, by the process that reserved them (a reservation begins with
-    its process's token)."""
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as conn:
-            rows = await conn.execute(
-                text(
-                    f"SELECT substr(reserved_by, 1, {TOKEN_LENGTH}), count(*) FROM sends"
-                    " WHERE state = 'sent' GROUP BY 1"
+async def sent_by_process(urls: Sequence[str]) -> Counter[str]:
+    """Messages recorded as sent in the databases at ``urls``, by the process that reserved
+    them (a reservation begins with its process's token)."""
+    sent: Counter[str] = Counter()
+    for url in urls:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    text(
+                        f"SELECT substr(reserved_by, 1, {TOKEN_LENGTH}), count(*) FROM sends"
+                        " WHERE state = 'sent' GROUP BY 1"
+                    )
                 )
-            )
-            return Counter({token: int(n) for token, n in rows})
-    finally:
-        await engine.dispose()
+                sent.update({token: int(n) for token, n in rows})
+        finally:
+            await engine.dispose()
+    return sent
 
 
 @dataclass(frozen=True)
@@ -235,15 +247,24 @@ class Run:
     elapsed: float
 
 
-async def deliver(url: str, plan: Plan, fakes: Fakes, processes: int, folder: Path,
+async def deliver(urls: Sequence[str], plan: Plan, fakes: Fakes, processes: int, folder: Path,
                   *, lead: float = 8.0, paced: bool = True) -> Run:  # fmt: skip
     """Every subscription of ``plan`` due ``lead`` seconds from now, ``processes`` processes
     (one Discord shard each; not ``paced``, with no pacing of their own) delivering them:
-    until every channel has a message."""
+    until every channel has a message. With one database URL, the processes share it; with
+    one for each process, they work apart: process ``n`` alone on ``urls[n]``, with part
+    ``n`` of the plan."""
     due = datetime.now(UTC) + timedelta(seconds=lead)
-    await prepare(url, plan, due)
+    if len(urls) == 1:
+        databases, plans = [urls[0]] * processes, [plan]
+    elif len(urls) == processes:
+        databases, plans = list(urls), [plan.part(n, processes) for n in range(processes)]
+    else:
+        raise ValueError(f"{len(urls)} databases for {processes} processes")
+    for url, part in zip(urls, plans, strict=True):
+        await prepare(url, part, due)
     bots = [await start_bot(url, fakes, n, processes, folder, paced=paced)
-            for n in range(processes)]  # fmt: skip
+            for n, url in enumerate(databases)]  # fmt: skip
     try:
         await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds() - 1))
         before = [bot.cpu_seconds() for bot in bots]
@@ -256,4 +277,4 @@ async def deliver(url: str, plan: Plan, fakes: Fakes, processes: int, folder: Pa
     finally:
         for bot in bots:
             await stop(bot)
-    return Run(seen, await sent_by_process(url), cpu, elapsed)
+    return Run(seen, await sent_by_process(urls), cpu, elapsed)

@@ -5,6 +5,7 @@ process killed mid-push loses nothing when it comes back."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,6 +39,14 @@ PLAN = Plan(slack=9000, discord=1000, workspaces=60)
 DUPLICATE_BOUND = 400  # and never more than the unrecorded batches: 3,000
 
 
+def test_the_parts_of_a_plan_hold_each_of_its_channels_once() -> None:
+    plan = Plan(slack=50, discord=7, workspaces=5)
+    parts = [plan.part(n, 3).channels() for n in range(3)]
+    assert sorted(len(part) for part in parts) == [19, 19, 19]
+    assert Counter(c for part in parts for c in part) == Counter(plan.channels())
+    assert len(set(plan.channels())) == 57
+
+
 @pytest.fixture
 def replica_url(postgres_server: str) -> Iterator[str]:
     """A fresh PostgreSQL database of its own (PostgreSQL only: SQLite has no replicas)."""
@@ -50,7 +59,7 @@ async def test_two_processes_deliver_every_push_once_within_the_bots_limits(
 ) -> None:
     fakes = Fakes(PLAN, channel_limits=True, global_limit=True)
     try:
-        run = await deliver(replica_url, PLAN, fakes, 2, tmp_path)
+        run = await deliver([replica_url], PLAN, fakes, 2, tmp_path)
     finally:
         fakes.close()
     assert tally(run.seen.posted, PLAN) == (0, 0)
