@@ -105,6 +105,10 @@ class Limiter:
             window = self._channels[channel] = SlidingWindow(count, seconds + CHANNEL_MARGIN)
         return window
 
+    def workspace_window(self, workspace: str) -> SlidingWindow | None:
+        """The window kept for ``workspace`` (None: no send to it yet, or no such limit)."""
+        return self._workspaces.get(workspace)
+
     async def acquire(self, channel: ChannelRef) -> None:
         # The channel first: waiting for a busy channel must not hold a slot of the bot's.
         window = self.channel_window(channel)

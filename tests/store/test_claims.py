@@ -4,6 +4,7 @@ outcomes written only where the claim still stands. SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -125,72 +126,70 @@ async def test_load_groups_groups_pushes_that_differ_only_by_channel(engine: Asy
     assert await claims.load_groups([]) == []
 
 
+@pytest.fixture
+async def other(engine: AsyncEngine, database_url: str) -> AsyncIterator[AsyncEngine]:
+    """Another process on the same PostgreSQL database, to claim beside this one."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes one writer at a time: no claim is ever under way beside another")
+    other = db.create_engine(database_url)
+    yield other
+    await other.dispose()
+
+
 async def test_a_claim_passes_over_what_a_claim_under_way_is_taking(
-    engine: AsyncEngine, database_url: str
+    engine: AsyncEngine, other: AsyncEngine
 ) -> None:
     """Two processes claiming at once: the later takes the next due pushes, not the same
     ones to find them taken at the other's commit (it would come back empty)."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite takes one writer at a time: no claim is ever under way beside another")
     ids = await due(engine, 30)
-    other = db.create_engine(database_url)  # another process, its claim not yet committed
-    try:
-        async with other.begin() as conn:
-            taking = await conn.execute(
-                text(
-                    "SELECT id FROM subscriptions ORDER BY next_push_at, id LIMIT 10"
-                    " FOR UPDATE SKIP LOCKED"
-                )
+    async with other.begin() as conn:  # the other's claim, not yet committed
+        taking = await conn.execute(
+            text(
+                "SELECT id FROM subscriptions ORDER BY next_push_at, id LIMIT 10"
+                " FOR UPDATE SKIP LOCKED"
             )
-            first = [int(i) for i in taking.scalars()]
-            await conn.execute(
-                text(
-                    "INSERT INTO push_claims (subscription_id, claimed_by, claimed_at)"
-                    " SELECT id, 'a', now() FROM subscriptions WHERE id = ANY(:ids)"
-                ),
-                {"ids": first},
-            )
-            claim = PushClaims(engine).claim_due(NOW, "b", stale_before=NOW - LEASE, limit=10)
-            got = await asyncio.wait_for(claim, 10)
-    finally:
-        await other.dispose()
+        )
+        first = [int(i) for i in taking.scalars()]
+        await conn.execute(
+            text(
+                "INSERT INTO push_claims (subscription_id, claimed_by, claimed_at)"
+                " SELECT id, 'a', now() FROM subscriptions WHERE id = ANY(:ids)"
+            ),
+            {"ids": first},
+        )
+        claim = PushClaims(engine).claim_due(NOW, "b", stale_before=NOW - LEASE, limit=10)
+        got = await asyncio.wait_for(claim, 10)
     assert first == ids[:10]
     assert got == ids[10:20]
 
 
 async def test_a_claim_that_finds_its_choice_taken_at_another_commit_claims_the_next(
-    engine: AsyncEngine, database_url: str
+    engine: AsyncEngine, other: AsyncEngine
 ) -> None:
     """Replicas claim at the same instants: a claim whose statement began before another's
     committed chooses what that one took, finds it taken, and must not come back short."""
-    if engine.dialect.name != "postgresql":
-        pytest.skip("SQLite takes one writer at a time: no claim commits beside another")
     ids = await due(engine, 30)
-    other = db.create_engine(database_url)  # another process, committing as this one claims
-    try:
-        async with other.connect() as conn:
-            await conn.execute(
+    async with other.connect() as conn:  # the other commits as this one claims
+        await conn.execute(
+            text(
+                "INSERT INTO push_claims (subscription_id, claimed_by, claimed_at)"
+                " VALUES (:id, 'a', now())"
+            ),
+            {"id": ids[0]},
+        )  # not committed: this claim chooses it, then waits to see whose it is
+        claim = asyncio.ensure_future(
+            PushClaims(engine).claim_due(NOW, "b", stale_before=NOW - LEASE, limit=10)
+        )
+        for _ in range(100):  # until the claim waits on the other's row
+            waiting = await conn.execute(
                 text(
-                    "INSERT INTO push_claims (subscription_id, claimed_by, claimed_at)"
-                    " VALUES (:id, 'a', now())"
-                ),
-                {"id": ids[0]},
-            )  # not committed: this claim chooses it, then waits to see whose it is
-            claim = asyncio.ensure_future(
-                PushClaims(engine).claim_due(NOW, "b", stale_before=NOW - LEASE, limit=10)
-            )
-            for _ in range(100):  # until the claim waits on the other's row
-                waiting = await conn.execute(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                        " AND datname = current_database()"
-                    )
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()"
                 )
-                if waiting.scalar():
-                    break
-                await asyncio.sleep(0.02)
-            await conn.commit()
-            got = await asyncio.wait_for(claim, 10)
-    finally:
-        await other.dispose()
+            )
+            if waiting.scalar():
+                break
+            await asyncio.sleep(0.02)
+        await conn.commit()
+        got = await asyncio.wait_for(claim, 10)
     assert got == ids[1:11]  # the other's taken, ten all the same

@@ -83,4 +83,5 @@ async def test_a_share_of_the_bots_budget_paces_a_process() -> None:
     limiter.share(1)  # the other process left: the whole budget again, windows already made
     # in half-second windows: a late burst cannot meet the whole of the next in one second
     assert (limiter.global_window.count, limiter.global_window.window) == (20, 0.53)
-    assert (limiter._workspaces["g"].count, limiter._workspaces["g"].window) == (5, 0.53)
+    workspace = limiter.workspace_window("g")
+    assert workspace is not None and (workspace.count, workspace.window) == (5, 0.53)

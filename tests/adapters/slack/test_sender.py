@@ -175,4 +175,5 @@ async def test_the_pace_per_workspace_is_the_operators_to_set(
     assert sender.limits.per_channel == LIMITS.per_channel
     limiter = Limiter(sender.limits)
     await limiter.acquire(ChannelRef("slack", "T1", "C1"))
-    assert bool(limiter._workspaces) == (rate != 0)  # 0: no window for the workspace
+    window = limiter.workspace_window("T1")
+    assert (window is not None) == (rate != 0)  # 0: no window for the workspace
